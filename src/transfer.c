@@ -1,0 +1,216 @@
+/*
+ * transfer.c - one HTTP exchange over the client's libcurl easy handle.
+ *
+ * Nothing here calls Lua: a Lua error can therefore never unwind through a
+ * libcurl frame. Bodies go to the client's capped buffer, or, for a 2xx
+ * answer to a download, straight to a FILE (never whole in memory).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "qs.h"
+
+enum sink_mode { SINK_UNDECIDED, SINK_FILE, SINK_BUFFER };
+
+typedef struct exchange {
+    qs_client *c;
+    qs_transfer *t;
+    enum sink_mode mode;
+} exchange;
+
+void qs_buffer_reset(qs_buffer *b, size_t limit)
+{
+    b->len = 0;
+    b->limit = limit;
+    b->overflow = 0;
+}
+
+void qs_buffer_free(qs_buffer *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+static int buffer_append(qs_buffer *b, const char *p, size_t n)
+{
+    if (n > b->limit - b->len) {
+        b->overflow = 1;
+        return 0;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *data = realloc(b->data, cap);
+        if (data == NULL)
+            return 0;
+        b->data = data;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 1;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    exchange *x = ud;
+    size_t len = size * n;
+    if (x->t->sink != NULL && x->mode == SINK_UNDECIDED) {
+        long status = 0;
+        curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
+        x->mode = (status >= 200 && status < 300) ? SINK_FILE : SINK_BUFFER;
+    }
+    if (x->mode == SINK_FILE) {
+        if (fwrite(p, 1, len, x->t->sink) != len) {
+            x->t->write_errno = errno ? errno : EIO;
+            return 0;
+        }
+        x->t->written += (curl_off_t)len;
+        return len;
+    }
+    return buffer_append(&x->c->body, p, len) ? len : 0;
+}
+
+/* Retry-After: delta-seconds or an HTTP-date (RFC 9110, 10.2.3). */
+static double parse_retry_after(const char *v)
+{
+    char *end;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v >= '0' && *v <= '9') {
+        double s = strtod(v, &end);
+        return s;
+    }
+    time_t when = curl_getdate(v, NULL);
+    if (when == (time_t)-1)
+        return -1;
+    double delta = difftime(when, time(NULL));
+    return delta > 0 ? delta : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    exchange *x = ud;
+    size_t len = size * n;
+    static const char name[] = "retry-after:";
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        x->t->retry_after = -1;   /* a new response (after 1xx) starts afresh */
+    } else if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+        char value[128];
+        size_t vlen = len - (sizeof name - 1);
+        if (vlen >= sizeof value)
+            vlen = sizeof value - 1;
+        memcpy(value, p + sizeof name - 1, vlen);
+        value[vlen] = '\0';
+        value[strcspn(value, "\r\n")] = '\0';
+        x->t->retry_after = parse_retry_after(value);
+    }
+    return len;
+}
+
+int qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
+                      const char *user_agent)
+{
+    CURL *h = c->curl;
+    CURLcode rc = CURLE_OK;
+#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(h, opt, val)
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, c->errbuf);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);        /* redirects are followed by hand */
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    SET(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    SET(CURLOPT_SSL_VERIFYPEER, 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+    SET(CURLOPT_USERAGENT, user_agent);
+    if (ca_file != NULL)
+        SET(CURLOPT_CAINFO, ca_file);
+    if (proxy != NULL)
+        SET(CURLOPT_PROXY, proxy);
+#undef SET
+    return rc == CURLE_OK;
+}
+
+static long to_ms(double seconds)
+{
+    double ms = seconds * 1000.0 + 0.5;
+    if (ms < 1)
+        return 1;
+    if (ms > 2147483647.0)
+        return 2147483647L;
+    return (long)ms;
+}
+
+void qs_transfer_perform(qs_client *c, qs_transfer *t)
+{
+    CURL *h = c->curl;
+    exchange x = { c, t, SINK_UNDECIDED };
+    double remaining = t->deadline - qs_now();
+
+    t->status = 0;
+    t->sent = 0;
+    t->retry_after = -1;
+    t->written = 0;
+    t->write_errno = 0;
+    t->redirect = NULL;
+    c->errbuf[0] = '\0';
+    if (remaining <= 0) {
+        t->code = CURLE_OPERATION_TIMEDOUT;
+        return;
+    }
+
+    curl_easy_setopt(h, CURLOPT_URL, t->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to_ms(remaining));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     to_ms(t->connect_timeout < remaining ? t->connect_timeout : remaining));
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+    if (strcmp(t->method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
+                         strcmp(t->method, "GET") == 0 ? NULL : t->method);
+    }
+
+    t->code = curl_easy_perform(h);
+
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t->status);
+    long request_size = 0;
+    curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
+    /* It provably never reached the server when no connection was made or
+       no byte of the request was written. */
+    t->sent = !(t->code == CURLE_COULDNT_RESOLVE_HOST ||
+                t->code == CURLE_COULDNT_RESOLVE_PROXY ||
+                t->code == CURLE_COULDNT_CONNECT ||
+                (t->code != CURLE_OK && request_size == 0 && t->status == 0));
+    if (t->code == CURLE_OK && t->status >= 300 && t->status < 400) {
+        char *location = NULL;
+        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
+        t->redirect = location;
+    }
+    /* Never leave pointers to this stack frame or the caller's body behind. */
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+}
