@@ -1,0 +1,61 @@
+/*
+ * args.c - checking the arguments of the resource methods: misuse raises,
+ * naming the argument or field, as luaL_argerror does.
+ */
+#include <string.h>
+
+#include "qs.h"
+
+/* Raises on a field of args[idx] that the method does not know (a typo). */
+void qs_check_fields(lua_State *L, int idx, const char *method, const char *const *allowed)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        int known = 0;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            for (int i = 0; allowed[i] != NULL && !known; i++)
+                known = strcmp(lua_tostring(L, -2), allowed[i]) == 0;
+        if (!known) {
+            lua_pushvalue(L, -2);
+            luaL_error(L, "bad argument #1 to '%s' (unknown field '%s')", method,
+                       lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+}
+
+/* args[field] as a non-empty string, or NULL when absent and optional. */
+const char *qs_field_string(lua_State *L, int idx, const char *field,
+                                const char *method, int required)
+{
+    lua_getfield(L, idx, field);
+    const char *s = NULL;
+    if (lua_type(L, -1) == LUA_TSTRING && lua_tostring(L, -1)[0] != '\0')
+        s = lua_tostring(L, -1);
+    else if (required || !lua_isnil(L, -1))
+        luaL_error(L, "bad argument #1 to '%s' (field '%s': non-empty string expected, got %s)",
+                   method, field, lua_isnil(L, -1) ? "nil" : luaL_typename(L, -1));
+    lua_pop(L, 1);   /* anchored in the args table */
+    return s;
+}
+
+const char *qs_check_key(lua_State *L, int idx, const char *name)
+{
+    if (lua_type(L, idx) != LUA_TSTRING || lua_tostring(L, idx)[0] == '\0') {
+        const char *msg = lua_pushfstring(L, "%s: non-empty string expected, got %s",
+                                          name, luaL_typename(L, idx));
+        luaL_argerror(L, idx, msg);   /* numbered from after self for a colon call */
+    }
+    return lua_tostring(L, idx);
+}
+
+void qs_check_args_table(lua_State *L, int idx, int optional)
+{
+    if (optional && lua_isnoneornil(L, idx))
+        return;
+    if (!lua_istable(L, idx)) {
+        const char *msg = lua_pushfstring(L, "table expected, got %s", luaL_typename(L, idx));
+        luaL_argerror(L, idx, msg);
+    }
+}
+

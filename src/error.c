@@ -1,0 +1,192 @@
+/*
+ * error.c - the error objects that failed calls return as `nil, err`, and
+ * redaction: no client_secret, api_key or access token ever reaches an
+ * error's text, whatever the server echoed back.
+ */
+#include <string.h>
+
+#include "qs.h"
+
+#define REDACTED "REDACTED"
+#define QS_MIN_SCRUB 4   /* shorter secrets would garble every message */
+
+/* Replaces every occurrence of secret in the string on top. */
+static void scrub(lua_State *L, const char *secret)
+{
+    size_t len, slen;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (secret == NULL || (slen = strlen(secret)) < QS_MIN_SCRUB || strstr(s, secret) == NULL)
+        return;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (const char *hit; (hit = strstr(s, secret)) != NULL; s = hit + slen) {
+        luaL_addlstring(&b, s, (size_t)(hit - s));
+        luaL_addstring(&b, "[" REDACTED "]");
+    }
+    luaL_addstring(&b, s);
+    luaL_pushresult(&b);
+    lua_remove(L, -2);
+}
+
+static int sensitive_param(const char *p, size_t n)
+{
+    static const char *const names[] = { "client_secret", "api_key", "access_token", NULL };
+    for (int i = 0; names[i] != NULL; i++)
+        if (strlen(names[i]) == n && memcmp(p, names[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Replaces the values of sensitive query parameters in the string on top. */
+static void redact_query(lua_State *L)
+{
+    const char *s = lua_tostring(L, -1);
+    const char *q = strchr(s, '?');
+    if (q == NULL)
+        return;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addlstring(&b, s, (size_t)(q - s) + 1);
+    for (const char *p = q + 1; *p != '\0';) {
+        size_t n = strcspn(p, "&#");
+        size_t name_len = strcspn(p, "=&#");
+        if (name_len < n && sensitive_param(p, name_len)) {
+            luaL_addlstring(&b, p, name_len + 1);
+            luaL_addstring(&b, REDACTED);
+        } else {
+            luaL_addlstring(&b, p, n);
+        }
+        p += n;
+        if (*p != '\0') {
+            luaL_addchar(&b, *p);
+            if (*p++ == '#') {
+                luaL_addstring(&b, p);
+                break;
+            }
+        }
+    }
+    luaL_pushresult(&b);
+    lua_remove(L, -2);
+}
+
+/* Pushes s with every secret the client knows removed. */
+void qs_push_redacted(lua_State *L, qs_client *c, const char *s)
+{
+    lua_pushstring(L, s);
+    redact_query(L);
+    if (c != NULL) {
+        scrub(L, c->client_secret);
+        scrub(L, c->api_key);
+        scrub(L, c->access_token);
+    }
+}
+
+void qs_error_set_string(lua_State *L, qs_client *c, const char *field, const char *value)
+{
+    if (value == NULL)
+        return;
+    qs_push_redacted(L, c, value);
+    lua_setfield(L, -2, field);
+}
+
+void qs_error_set_bool(lua_State *L, const char *field, int value)
+{
+    lua_pushboolean(L, value);
+    lua_setfield(L, -2, field);
+}
+
+/* Pushes a new error table {kind, status, message, method, url, retryable}. */
+void qs_push_error(lua_State *L, qs_client *c, const char *kind, long status,
+                   const char *method, const char *url, const char *message)
+{
+    lua_createtable(L, 0, 10);
+    luaL_getmetatable(L, QS_ERROR_MT);
+    lua_setmetatable(L, -2);
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    if (status > 0) {
+        lua_pushinteger(L, (lua_Integer)status);
+        lua_setfield(L, -2, "status");
+    }
+    qs_error_set_string(L, c, "message", message);
+    qs_error_set_string(L, c, "method", method);
+    qs_error_set_string(L, c, "url", url);
+    qs_error_set_bool(L, "retryable", 0);
+}
+
+/* With the error on top: leaves nil, err and returns 2. */
+int qs_return_error(lua_State *L)
+{
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* Moves the two values on top to base+1, base+2 and drops what lay between. */
+int qs_keep_top2(lua_State *L, int base)
+{
+    lua_insert(L, base + 1);
+    lua_insert(L, base + 1);
+    lua_settop(L, base + 2);
+    return 2;
+}
+
+static const char *field_string(lua_State *L, int idx, const char *name)
+{
+    lua_getfield(L, idx, name);
+    const char *s = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 1);   /* still anchored in the table while it is used */
+    return s;
+}
+
+/* quicklysign: api error 401 unauthorised: Invalid credentials (GET https://...) */
+static int error_tostring(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const char *kind = field_string(L, 1, "kind");
+    const char *code = field_string(L, 1, "code");
+    const char *message = field_string(L, 1, "message");
+    const char *method = field_string(L, 1, "method");
+    const char *url = field_string(L, 1, "url");
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "quicklysign: ");
+    luaL_addstring(&b, kind ? kind : "unknown");
+    luaL_addstring(&b, " error");
+    lua_getfield(L, 1, "status");
+    if (lua_isnumber(L, -1)) {
+        luaL_addchar(&b, ' ');
+        luaL_addvalue(&b);   /* pops it */
+    } else {
+        lua_pop(L, 1);
+    }
+    if (code) {
+        luaL_addchar(&b, ' ');
+        luaL_addstring(&b, code);
+    }
+    if (message) {
+        luaL_addstring(&b, ": ");
+        for (const char *p = message; *p; p++)   /* one line, whatever came back */
+            luaL_addchar(&b, (*p == '\n' || *p == '\r') ? ' ' : *p);
+    }
+    if (method && url) {
+        luaL_addstring(&b, " (");
+        luaL_addstring(&b, method);
+        luaL_addchar(&b, ' ');
+        luaL_addstring(&b, url);
+        luaL_addchar(&b, ')');
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+void qs_error_init(lua_State *L)
+{
+    if (luaL_newmetatable(L, QS_ERROR_MT)) {
+        lua_pushcfunction(L, error_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushliteral(L, QS_ERROR_MT);
+        lua_setfield(L, -2, "__name");
+    }
+    lua_pop(L, 1);
+}
