@@ -1,0 +1,62 @@
+/*
+ * core.c - luaopen_quicklysign_core, the only symbol this library exports.
+ * libcurl's global state is set up once per process, whatever the number of
+ * Lua states (OpenResty's worker threads each open the module in their own).
+ */
+#include <pthread.h>
+
+#include "qs.h"
+
+#if defined(__GNUC__)
+#define QS_EXPORT __attribute__((visibility("default")))
+#else
+#define QS_EXPORT
+#endif
+
+/* The one process-wide state: the guard of curl_global_init and its result. */
+static pthread_once_t qs_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode qs_curl_init_result = CURLE_FAILED_INIT;
+
+static void curl_init_once(void)
+{
+    qs_curl_init_result = curl_global_init(CURL_GLOBAL_ALL);
+}
+
+static int is_error(lua_State *L)
+{
+    int yes = 0;
+    if (lua_istable(L, 1) && lua_getmetatable(L, 1)) {
+        luaL_getmetatable(L, QS_ERROR_MT);
+        yes = lua_rawequal(L, -1, -2);
+    }
+    lua_pushboolean(L, yes);
+    return 1;
+}
+
+QS_EXPORT int luaopen_quicklysign_core(lua_State *L)
+{
+    pthread_once(&qs_curl_once, curl_init_once);
+    if (qs_curl_init_result != CURLE_OK)
+        return luaL_error(L, "quicklysign: curl_global_init failed: %s",
+                          curl_easy_strerror(qs_curl_init_result));
+    qs_json_init(L);
+    qs_error_init(L);
+    qs_webhooks_open(L);
+    qs_document_packs_open(L);
+
+    lua_newtable(L);
+    qs_client_open(L);   /* sets `new` */
+    lua_pushcfunction(L, is_error);
+    lua_setfield(L, -2, "is_error");
+    lua_pushliteral(L, QS_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, curl_version());
+    lua_setfield(L, -2, "curl_version");
+    lua_newtable(L);
+    lua_pushliteral(L, QS_SANDBOX_URL);
+    lua_setfield(L, -2, "sandbox");
+    lua_pushliteral(L, QS_PRODUCTION_URL);
+    lua_setfield(L, -2, "production");
+    lua_setfield(L, -2, "environments");
+    return 1;
+}
