@@ -1,0 +1,68 @@
+# quicklysign: build the C core for Lua 5.4 and LuaJIT, test, demo, bench, checks.
+# `make help` lists the targets.
+
+FLAVOURS      := lua5.4 luajit
+LUA_lua5.4    := lua5.4
+LUA_luajit    := luajit
+INC_lua5.4    := /usr/include/lua5.4
+INC_luajit    := /usr/include/luajit-2.1
+
+CC            ?= cc
+CFLAGS        ?= -O2 -g
+QS_CFLAGS     := -std=c99 -fPIC -fvisibility=hidden -Wall -Wextra -Wshadow -Wstrict-prototypes
+LDLIBS        := -lcurl -lpthread
+SOURCES       := $(wildcard src/*.c)
+HEADERS       := $(wildcard src/*.h)
+MODULES       := $(foreach f,$(FLAVOURS),build/$(f)/quicklysign/core.so)
+
+.PHONY: all build deps test demo bench check check-c check-lua check-valgrind check-asan rock clean help
+
+all: build
+
+help:
+	@echo "make demo    run the end-to-end demo against the local emulator (installs what is missing)"
+	@echo "make test    build and run every test on Lua 5.4 and LuaJIT (installs what is missing)"
+	@echo "make build   build quicklysign.core for Lua 5.4 and LuaJIT into build/"
+	@echo "make check   warnings as errors, cppcheck, luacheck, valgrind and ASan runs"
+	@echo "make bench   run the benchmarks (bench/README.md)"
+	@echo "make rock    luarocks make into ./.tree (what users get)"
+
+deps:
+	@scripts/install-deps all
+
+build: $(MODULES)
+
+build/%/quicklysign/core.so: $(SOURCES) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(QS_CFLAGS) -I$(INC_$*) $(SOURCES) -shared -o $@ $(LDLIBS)
+
+test: deps build
+	scripts/run-tests
+
+demo: deps build
+	examples/demo
+
+bench: deps build
+	bench/run
+
+check: deps check-c check-lua check-valgrind check-asan
+
+check-c:
+	$(MAKE) -B build CFLAGS="-O2 -g -Werror"
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	  --std=c99 -I src --suppress=missingIncludeSystem src
+
+check-lua:
+	luacheck lua spec examples bench emulator/qs_emulator bin/quicklysign
+
+check-valgrind: build
+	scripts/run-tests --valgrind
+
+check-asan:
+	scripts/run-tests --asan
+
+rock:
+	luarocks make --deps-mode=none --tree .tree quicklysign-scm-1.rockspec
+
+clean:
+	rm -rf build .tree
