@@ -163,7 +163,8 @@ describe("the token layer", function()
 
   it("refuses to configure a token shorter than 16 characters", function()
     assert.has_error(function() callbacks.router{ token = string.rep("a", 15), log = false } end,
-      "bad argument #1 to 'router' (option 'token' must be a string (or an array of strings) of at least 16 characters)")
+      "bad argument #1 to 'router' (option 'token' must be a string (or an array of strings) "
+        .. "of at least 16 characters)")
     assert.has_error(function() callbacks.router{ token = { TOKEN, "short" }, log = false } end)
     assert.has_error(function() callbacks.router{ token = {}, log = false } end)
     assert.has_error(function() callbacks.router{ token = 1234567890123456789, log = false } end)
