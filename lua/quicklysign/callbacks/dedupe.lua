@@ -120,8 +120,9 @@ function dedupe.new(opts)
   if store == nil then
     store = dedupe.memory_store{ size = opts.size, now = opts.now }
   else
-    args.option(opts.size == nil and opts.now == nil, 1, "dedupe", "size/now",
-      "apply to the default store only; configure your store instead")
+    if opts.size ~= nil or opts.now ~= nil then
+      args.fail(1, "dedupe", "options 'size' and 'now' apply to the default store only")
+    end
     for _, method in ipairs({ "add", "get", "set", "delete" }) do
       local ok, fn = pcall(function() return store[method] end)
       args.option(ok and args.is_callable(fn), 1, "dedupe", "store",
