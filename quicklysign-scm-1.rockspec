@@ -1,0 +1,55 @@
+package = "quicklysign"
+version = "scm-1"
+source = {
+  url = "git+https://github.com/quicklysign-lua/quicklysign.git",
+}
+description = {
+  summary = "QuicklySign e-signature webhooks for Lua and OpenResty",
+  detailed = [[
+    A client for QuicklySign's webhooks and document packs (C core over
+    libcurl and lua-cjson), and pure-Lua helpers that receive, verify and
+    route QuicklySign's callbacks, in plain Lua or inside OpenResty.
+  ]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson >= 2.1.0",
+}
+-- Only the library is looked up: Debian keeps curl/curl.h in the multiarch
+-- include folder, which LuaRocks does not search but the compiler does.
+external_dependencies = {
+  CURL = { library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["quicklysign.core"] = {
+      sources = {
+        "src/api.c", "src/args.c", "src/client.c", "src/core.c", "src/document_packs.c",
+        "src/download.c", "src/error.c", "src/json.c", "src/retry.c", "src/transfer.c",
+        "src/url.c", "src/webhooks.c",
+      },
+      defines = {},
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "pthread" },
+    },
+    -- @lua-modules (kept in step with lua/ by scripts/check-rock)
+    ["quicklysign"] = "lua/quicklysign/init.lua",
+    ["quicklysign.callbacks"] = "lua/quicklysign/callbacks.lua",
+    ["quicklysign.callbacks.args"] = "lua/quicklysign/callbacks/args.lua",
+    ["quicklysign.callbacks.auth"] = "lua/quicklysign/callbacks/auth.lua",
+    ["quicklysign.callbacks.confirm"] = "lua/quicklysign/callbacks/confirm.lua",
+    ["quicklysign.callbacks.dedupe"] = "lua/quicklysign/callbacks/dedupe.lua",
+    ["quicklysign.callbacks.errors"] = "lua/quicklysign/callbacks/errors.lua",
+    ["quicklysign.callbacks.events"] = "lua/quicklysign/callbacks/events.lua",
+    ["quicklysign.callbacks.host"] = "lua/quicklysign/callbacks/host.lua",
+    ["quicklysign.callbacks.json"] = "lua/quicklysign/callbacks/json.lua",
+    ["quicklysign.callbacks.parse"] = "lua/quicklysign/callbacks/parse.lua",
+    ["quicklysign.callbacks.router"] = "lua/quicklysign/callbacks/router.lua",
+    ["quicklysign.callbacks.ttl_cache"] = "lua/quicklysign/callbacks/ttl_cache.lua",
+    ["quicklysign.callbacks.url"] = "lua/quicklysign/callbacks/url.lua",
+    -- @end
+  },
+}

@@ -1,0 +1,235 @@
+-- Failures: every error kind, retries and their limits, and that no secret
+-- ever reaches an error's text.
+local quicklysign = require "quicklysign"
+local emulator = require "support.emulator"
+
+local SECRET = emulator.client_secret
+local API_KEY = emulator.api_key
+
+-- Every string reachable from an error, and its tostring.
+local function all_text(err)
+  local out = { tostring(err) }
+  local function walk(v, depth)
+    if depth > 4 then return end
+    for k, x in pairs(v) do
+      out[#out + 1] = tostring(k)
+      if type(x) == "table" then walk(x, depth + 1) else out[#out + 1] = tostring(x) end
+    end
+  end
+  walk(err, 0)
+  return table.concat(out, "\n")
+end
+
+local function assert_no_secret(err)
+  local text = all_text(err)
+  assert.falsy(text:find(SECRET, 1, true), text)
+  assert.falsy(text:find(API_KEY, 1, true), text)
+end
+
+local function closed_port_url()
+  local socket = require "socket"
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return ("http://127.0.0.1:%d/v1"):format(port)
+end
+
+describe("errors", function()
+  it("are tables with the documented fields and a one-line tostring", function()
+    local c = emulator.client{ client_secret = SECRET .. "-wrong" }
+    local wh, err = c.webhooks:list()
+    assert.is_nil(wh)
+    assert.is_true(quicklysign.is_error(err))
+    assert.are.equal("api", err.kind)
+    assert.are.equal(401, err.status)
+    assert.are.equal("unauthorised", err.code)
+    assert.is_string(err.message)
+    assert.is_table(err.errors)
+    assert.are.equal("unauthorised", err.errors[1].code)
+    assert.is_false(err.retryable)
+    assert.are.equal("GET", err.method)
+    assert.truthy(err.url:find("client_secret=REDACTED", 1, true))
+    local line = tostring(err)
+    assert.truthy(line:find("^quicklysign: api error 401 unauthorised: "))
+    assert.falsy(line:find("\n"))
+    assert.falsy(quicklysign.is_error({ kind = "api" }))
+  end)
+
+  it("network: a refused connection, retried, then nil, err", function()
+    local c = emulator.client{ base_url = closed_port_url(), max_retries = 2 }
+    local wh, err = c.webhooks:get("k")
+    assert.is_nil(wh)
+    assert.are.equal("network", err.kind)
+    assert.is_true(err.retryable)
+    assert.are.equal(3, err.attempts)
+    assert.is_nil(err.status)
+    assert_no_secret(err)
+  end)
+
+  it("network: create is retried when it never reached the server", function()
+    local c = emulator.client{ base_url = closed_port_url(), max_retries = 1 }
+    local wh, err = c.webhooks:create{ entity_key = "e", callback = "http://127.0.0.1/cb" }
+    assert.is_nil(wh)
+    assert.are.equal(2, err.attempts)
+    assert_no_secret(err)
+  end)
+
+  it("network: a connection dropped without an answer is retried for GET only", function()
+    local c = emulator.client()
+    local entity = emulator.new_entity()
+    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, close = true }
+    assert.are.same({}, assert(c.webhooks:list{ entity_key = entity }))
+    emulator.clear_requests()
+    emulator.fault{ method = "POST", path_prefix = "/v1/webhooks", count = 1, close = true }
+    local wh, err = c.webhooks:create{ entity_key = entity, callback = "http://127.0.0.1/cb" }
+    assert.is_nil(wh)
+    assert.are.equal("network", err.kind)
+    assert.is_false(err.retryable)
+    assert.are.equal(1, err.attempts)
+    assert.are.equal(1, #emulator.requests("/v1/webhooks"))
+  end)
+
+  it("timeout: the deadline covers the whole call", function()
+    local c = emulator.client{ timeout = 0.3, max_retries = 5 }
+    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 10, delay_ms = 1000 }
+    local wh, err = c.webhooks:list()
+    assert.is_nil(wh)
+    assert.are.equal("timeout", err.kind)
+    assert.is_true(err.retryable)
+    assert.are.equal(1, err.attempts)   -- no time was left for another
+  end)
+
+  it("tls: an https client on a plain-http port", function()
+    local c = emulator.client{ base_url = emulator.base_url:gsub("^http:", "https:") }
+    local wh, err = c.webhooks:list()
+    assert.is_nil(wh)
+    assert.are.equal("tls", err.kind)
+    assert.is_false(err.retryable)
+  end)
+
+  it("tls: an untrusted certificate, then the same server trusted through ca_file", function()
+    local untrusted = emulator.client{ base_url = emulator.tls_url }
+    local _, err = untrusted.webhooks:list()
+    assert.are.equal("tls", err.kind)
+    local trusted = emulator.client{ base_url = emulator.tls_url, ca_file = emulator.ca_file }
+    local list, err2 = trusted.webhooks:list()
+    assert.is_nil(err2)
+    assert.are.same({}, list)
+  end)
+
+  it("http: a non-envelope 502 is retried, then reported with its status", function()
+    local c = emulator.client{ max_retries = 2 }
+    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 3, status = 502,
+      body = "<html><body>Bad gateway</body></html>" }
+    local wh, err = c.webhooks:list()
+    assert.is_nil(wh)
+    assert.are.equal("http", err.kind)
+    assert.are.equal(502, err.status)
+    assert.is_true(err.retryable)
+    assert.are.equal(3, err.attempts)
+    assert.truthy(err.message:find("Bad gateway", 1, true))
+    assert.are.equal(3, #emulator.requests("/v1/webhooks"))
+  end)
+
+  it("retries 503 for GET and succeeds when the server recovers", function()
+    local c = emulator.client{ max_retries = 2 }
+    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 2, status = 503 }
+    emulator.clear_requests()
+    assert.are.same({}, assert(c.webhooks:list()))
+    assert.are.equal(3, #emulator.requests("/v1/webhooks"))
+  end)
+
+  it("does not retry a create that reached the server", function()
+    local c = emulator.client{ max_retries = 2 }
+    local entity = emulator.new_entity()
+    emulator.fault{ method = "POST", path_prefix = "/v1/webhooks", count = 1, status = 503 }
+    emulator.clear_requests()
+    local wh, err = c.webhooks:create{ entity_key = entity, callback = "http://127.0.0.1/cb" }
+    assert.is_nil(wh)
+    assert.are.equal(503, err.status)
+    assert.is_false(err.retryable)
+    assert.are.equal(1, #emulator.requests("/v1/webhooks"))
+  end)
+
+  it("honours Retry-After on 429, and gives up when it asks too much", function()
+    local c = emulator.client{ max_retries = 1, max_retry_delay = 5 }
+    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 429, retry_after = "1" }
+    local t0 = require("socket").gettime()
+    assert.are.same({}, assert(c.webhooks:list()))
+    local waited = require("socket").gettime() - t0
+    assert.truthy(waited >= 0.9, "waited " .. waited)
+    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 429, retry_after = "120" }
+    local wh, err = c.webhooks:list()
+    assert.is_nil(wh)
+    assert.are.equal(429, err.status)
+    assert.are.equal(1, err.attempts)
+  end)
+
+  it("decode: a 2xx answer that is not JSON", function()
+    local c = emulator.client()
+    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = "{not json" }
+    local wh, err = c.webhooks:list()
+    assert.is_nil(wh)
+    assert.are.equal("decode", err.kind)
+    assert.are.equal(200, err.status)
+  end)
+
+  it("decode: a nesting bomb is refused without harm", function()
+    local c = emulator.client()
+    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
+      body = string.rep("[", 100000) }
+    local wh, err = c.webhooks:list()
+    assert.is_nil(wh)
+    assert.are.equal("decode", err.kind)
+  end)
+
+  it("caps the size of an answer", function()
+    local c = emulator.client{ max_body_size = 4096 }
+    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body_bytes = 100000 }
+    local wh, err = c.webhooks:list()
+    assert.is_nil(wh)
+    assert.are.equal("http", err.kind)
+    assert.truthy(err.message:find("max_body_size", 1, true))
+    assert.are.same({}, assert(c.webhooks:list()))   -- the client is still usable
+  end)
+
+  it("scrubs a secret that the server echoes back", function()
+    local c = emulator.client()
+    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 400,
+      body = '{"status":{"status_code":400,"errors":[{"code":"invalid_field","message":"client_secret '
+        .. SECRET .. ' is odd"}]}}' }
+    local _, err = c.webhooks:list()
+    assert.are.equal("invalid_field", err.code)
+    assert.truthy(err.message:find("[REDACTED]", 1, true))
+    assert_no_secret(err)
+  end)
+
+  it("never puts secrets in the errors of any method", function()
+    local c = emulator.client{ client_secret = SECRET, api_key = API_KEY, base_url = closed_port_url(), max_retries = 0 }
+    local calls = {
+      function() return c.webhooks:get("k") end,
+      function() return c.webhooks:list() end,
+      function() return c.webhooks:create{ entity_key = "e", callback = "http://x/cb" } end,
+      function() return c.webhooks:delete("k") end,
+      function() return c.webhooks:delete_by_entity("e") end,
+      function() return c.webhooks:logs{ entity_key = "e" } end,
+      function() return c.webhooks:ensure{ entity_key = "e", callback = "http://x/cb" } end,
+      function() return c.document_packs:get("p") end,
+      function() return c:download(c.base_url .. "/x", os.tmpname()) end,
+    }
+    for _, call in ipairs(calls) do
+      local v, err = call()
+      assert.is_nil(v)
+      assert.is_true(quicklysign.is_error(err))
+      assert_no_secret(err)
+    end
+  end)
+
+  it("reuses one connection across calls (keep-alive)", function()
+    local c = emulator.client()
+    for _ = 1, 5 do assert(c.webhooks:list()) end
+    local seen = emulator.requests("/v1/webhooks")
+    assert.are.equal(5, #seen)
+    for i = 2, 5 do assert.are.equal(seen[1].connection, seen[i].connection) end
+  end)
+end)
