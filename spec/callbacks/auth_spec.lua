@@ -74,6 +74,17 @@ describe("constant_time_equals", function()
     assert(ok, err)
   end)
 
+  it("compares against every configured token, even after a match", function()
+    local real, compared = auth.equals, {}
+    auth.equals = function(a, b) compared[#compared + 1] = b; return real(a, b) end
+    local ok, err = pcall(function()
+      assert.is_true(auth.token_matches("first-token-000000", { "first-token-000000", "second-token-00000" }))
+      assert.same({ "first-token-000000", "second-token-00000" }, compared)
+    end)
+    auth.equals = real
+    assert(ok, err)
+  end)
+
   it("refuses a presented token over the size bound without comparing", function()
     local long = string.rep("a", auth.MAX_PRESENTED_TOKEN + 1)
     assert.is_false(auth.token_matches(long, { long }))
