@@ -278,6 +278,24 @@ describe("the confirm layer against the real client and the emulator", function(
     return require("cjson").decode(out)
   end
 
+  it("answers 503 when the real client cannot reach the API, and asks again next time", function()
+    if not ok_require or type(quicklysign) ~= "table" then
+      pending("needs require('quicklysign') (the built C core)")
+      return
+    end
+    -- port 1 on the loopback: connection refused, at once
+    local client = quicklysign.new{ client_id = "qs_test_client_id", client_secret = "qs_test_client_secret",
+      base_url = "http://127.0.0.1:1/v1", max_retries = 0 }
+    local r, seen = make_router(client)
+    assert.equal(503, (r:handle(request_for("E1", "W1"))))
+    assert.equal(503, (r:handle(request_for("E1", "W1"))))
+    assert.equal(2, #seen.errors)
+    assert.equal("unavailable", seen.errors[2].err.reason)
+    assert.equal("network", seen.errors[2].err.cause.kind)
+    assert.not_matches("qs_test_client_secret", tostring(seen.errors[2].err), 1, true)
+    assert.equal(0, seen.handled)
+  end)
+
   it("confirms a real webhook, refuses a wrong entity and an unknown webhook", function()
     if not ok_require or type(quicklysign) ~= "table" or not emulator then
       pending("needs require('quicklysign') and QUICKLYSIGN_EMULATOR_URL")
