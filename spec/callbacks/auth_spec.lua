@@ -170,6 +170,10 @@ describe("the token layer", function()
     assert.equal(200, (r:handle(support.request{ query = { token = other } })))
     assert.equal(403, (r:handle(support.request{ query = { token = other .. "x" } })))
     assert.equal(2, seen.handled)
+    local tokens = { TOKEN }
+    local r2 = make_router{ token = tokens }
+    tokens[2] = "short"
+    assert.equal(403, (r2:handle(support.request{ query = { token = "short" } })))
   end)
 
   it("refuses to configure a token shorter than 16 characters", function()

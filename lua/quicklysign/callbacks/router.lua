@@ -56,10 +56,11 @@ local KNOWN = {
 }
 
 local function check_tokens(token)
-  local list = type(token) == "table" and token or { token }
-  local ok = #list > 0
-  for _, t in ipairs(list) do
+  local given = type(token) == "table" and token or { token }
+  local list, ok = {}, #given > 0
+  for i, t in ipairs(given) do -- copied: a later change to the caller's table is not checked
     if type(t) ~= "string" or #t < url.MIN_TOKEN_LENGTH then ok = false end
+    list[i] = t
   end
   args.option(ok, 1, "router", "token", format(
     "must be a string (or an array of strings) of at least %d characters", url.MIN_TOKEN_LENGTH), 2)
