@@ -57,21 +57,21 @@ end
 -- Validates every field of patch, then applies them all (or none).
 -- Returns true, or nil, field name, error text.
 function config.merge(patch)
-  if type(patch) ~= "table" then return nil, "config", "a JSON object" end
+  if type(patch) ~= "table" then return nil, "config", "expected a JSON object" end
   for k, v in pairs(patch) do
     if k == "delivery" then
-      if type(v) ~= "table" then return nil, "delivery", "a JSON object" end
+      if type(v) ~= "table" then return nil, "delivery", "expected a JSON object" end
       for dk, dv in pairs(v) do
         local check = DELIVERY_VALIDATORS[dk]
-        if not check then return nil, "delivery." .. tostring(dk), "an unknown setting" end
+        if not check then return nil, "delivery." .. tostring(dk), "unknown setting" end
         local ok = check(dv)
-        if ok ~= true then return nil, "delivery." .. dk, ok end
+        if ok ~= true then return nil, "delivery." .. dk, "expected " .. ok end
       end
     else
       local check = VALIDATORS[k]
-      if not check then return nil, tostring(k), "an unknown setting" end
+      if not check then return nil, tostring(k), "unknown setting" end
       local ok = check(v)
-      if ok ~= true then return nil, k, ok end
+      if ok ~= true then return nil, k, "expected " .. ok end
     end
   end
   for k, v in pairs(patch) do

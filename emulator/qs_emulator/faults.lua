@@ -70,7 +70,7 @@ function faults.parse(spec)
     return nil, "truncate_at", "an integer >= 0"
   end
   if not f.close and not f.status and f.delay_ms == 0 then
-    return nil, "status", "give a status, close:true or delay_ms"
+    return nil, "status", "a status, close:true or delay_ms"
   end
   return f
 end

@@ -4,7 +4,8 @@
 -- Pure string building: no ngx, no I/O.
 local utf8 = require "qs_emulator.utf8"
 
-local format, rep, sub, gsub, byte, concat = string.format, string.rep, string.sub, string.gsub, string.byte, table.concat
+local format, rep, sub, gsub, byte = string.format, string.rep, string.sub, string.gsub, string.byte
+local concat = table.concat
 local floor, date = math.floor, os.date
 
 local pdf = {}

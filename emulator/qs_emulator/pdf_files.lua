@@ -41,7 +41,8 @@ local function render(pack, doc, variant)
   return pdf.render({
     title = doc.name,
     subject = "Document pack: " .. pack.name,
-    keywords = "status: " .. pack.status .. (variant == "final" and ("; signed by " .. concat(names, ", ")) or "; draft"),
+    keywords = "status: " .. pack.status
+      .. (variant == "final" and ("; signed by " .. concat(names, ", ")) or "; draft"),
     lines = lines,
     created_ms = doc.date_created,
     modified_ms = pack.date_updated,

@@ -27,7 +27,7 @@ function admin.set_config(ctx)
   local body, reason = ctx:json()
   if not body then return envelope.bad_body(reason) end
   local ok, field, why = config.merge(body)
-  if not ok then return envelope.invalid_field(field, "expected " .. why) end
+  if not ok then return envelope.invalid_field(field, why) end
   return envelope.ok({ config = config.get() })
 end
 
