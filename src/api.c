@@ -94,13 +94,13 @@ static void record_response(lua_State *L, qs_client *c, const qs_call *call,
     lua_settop(L, top);
 }
 
-/* A body that failed: fills code, message and errors from the envelope at env_idx. */
+/* A body that failed: fills code, message and errors from the envelope's status table. */
 static void set_envelope_error(lua_State *L, qs_client *c, int status_idx)
 {
     int err = lua_gettop(L);
     lua_getfield(L, status_idx, "errors");
     if (lua_istable(L, -1)) {
-        lua_pushvalue(L, -1);
+        qs_push_redacted_copy(L, c, lua_gettop(L), 3);
         lua_setfield(L, err, "errors");
         lua_rawgeti(L, -1, 1);
         if (lua_istable(L, -1)) {
@@ -226,6 +226,7 @@ int qs_api_call(lua_State *L, qs_client *c, const qs_call *call, int url_idx, in
             t.body = lua_tolstring(L, body_idx, &t.body_len);
         t.deadline = call->deadline;
         t.connect_timeout = c->connect_timeout;
+        t.fresh = call->retry == QS_RETRY_UNSENT;
         qs_buffer_reset(&c->body, c->max_body_size);
         qs_transfer_perform(c, &t);
 

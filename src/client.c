@@ -141,9 +141,11 @@ static double opt_number(lua_State *L, const char *name, double dflt, double min
         if (lua_type(L, -1) != LUA_TNUMBER)
             opt_error(L, name, "number");
         v = lua_tonumber(L, -1);
-        if (!(v >= min && v <= max))   /* also refuses NaN */
-            luaL_error(L, "bad argument #1 to 'new' (option '%s' must be between %g and %g, got %g)",
-                       name, min, max, v);
+        if (!(v >= min && v <= max)) {   /* also refuses NaN */
+            char msg[160];
+            snprintf(msg, sizeof msg, "option '%s' must be between %g and %g, got %g", name, min, max, v);
+            luaL_error(L, "bad argument #1 to 'new' (%s)", msg);
+        }
     }
     lua_pop(L, 1);
     return v;

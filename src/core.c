@@ -33,6 +33,17 @@ static int is_error(lua_State *L)
     return 1;
 }
 
+/* Gives a plain table the error metatable: errors that crossed from another
+   Lua state (an nginx worker thread) come back as plain tables. */
+static int as_error(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    luaL_getmetatable(L, QS_ERROR_MT);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
 QS_EXPORT int luaopen_quicklysign_core(lua_State *L)
 {
     pthread_once(&qs_curl_once, curl_init_once);
@@ -48,6 +59,8 @@ QS_EXPORT int luaopen_quicklysign_core(lua_State *L)
     qs_client_open(L);   /* sets `new` */
     lua_pushcfunction(L, is_error);
     lua_setfield(L, -2, "is_error");
+    lua_pushcfunction(L, as_error);
+    lua_setfield(L, -2, "as_error");
     lua_pushliteral(L, QS_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, curl_version());

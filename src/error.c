@@ -81,6 +81,32 @@ void qs_push_redacted(lua_State *L, qs_client *c, const char *s)
     }
 }
 
+/* Pushes a copy of the table at idx whose strings (keys and values) are
+   redacted, down to depth levels; deeper tables are left out. */
+void qs_push_redacted_copy(lua_State *L, qs_client *c, int idx, int depth)
+{
+    lua_newtable(L);
+    int copy = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        int value = lua_gettop(L);
+        if (lua_type(L, value - 1) == LUA_TSTRING)
+            qs_push_redacted(L, c, lua_tostring(L, value - 1));
+        else
+            lua_pushvalue(L, value - 1);
+        if (lua_type(L, value) == LUA_TSTRING)
+            qs_push_redacted(L, c, lua_tostring(L, value));
+        else if (lua_type(L, value) == LUA_TTABLE && depth > 1)
+            qs_push_redacted_copy(L, c, value, depth - 1);
+        else if (lua_type(L, value) == LUA_TTABLE)
+            lua_pushnil(L);
+        else
+            lua_pushvalue(L, value);
+        lua_rawset(L, copy);
+        lua_settop(L, value - 1);
+    }
+}
+
 void qs_error_set_string(lua_State *L, qs_client *c, const char *field, const char *value)
 {
     if (value == NULL)

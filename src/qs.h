@@ -91,6 +91,9 @@ typedef struct qs_transfer {
     double deadline;            /* monotonic seconds; the whole call ends by then */
     double connect_timeout;
     FILE *sink;                 /* when set, a 2xx body streams here */
+    int fresh;                  /* use a new connection: libcurl re-sends a request
+                                   silently when a reused one dies, which a
+                                   non-idempotent call must never risk */
     /* out */
     CURLcode code;
     long status;
@@ -136,6 +139,7 @@ void qs_push_error(lua_State *L, qs_client *c, const char *kind, long status,
 void qs_error_set_bool(lua_State *L, const char *field, int value);
 void qs_error_set_string(lua_State *L, qs_client *c, const char *field, const char *value);
 void qs_push_redacted(lua_State *L, qs_client *c, const char *s);
+void qs_push_redacted_copy(lua_State *L, qs_client *c, int idx, int depth);
 int  qs_return_error(lua_State *L);
 int  qs_keep_top2(lua_State *L, int base);
 

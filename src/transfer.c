@@ -179,6 +179,7 @@ void qs_transfer_perform(qs_client *c, qs_transfer *t)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to_ms(remaining));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      to_ms(t->connect_timeout < remaining ? t->connect_timeout : remaining));
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, t->fresh ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
     if (strcmp(t->method, "POST") == 0) {

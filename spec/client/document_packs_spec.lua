@@ -3,6 +3,8 @@
 local quicklysign = require "quicklysign"
 local emulator = require "support.emulator"
 
+before_each(function() emulator.reset() end)
+
 local function tmpdir()
   local path = os.tmpname()
   os.remove(path)

@@ -3,6 +3,8 @@
 local quicklysign = require "quicklysign"
 local emulator = require "support.emulator"
 
+before_each(function() emulator.reset() end)
+
 local SECRET = emulator.client_secret
 local API_KEY = emulator.api_key
 

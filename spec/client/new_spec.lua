@@ -2,6 +2,8 @@
 local quicklysign = require "quicklysign"
 local emulator = require "support.emulator"
 
+before_each(function() emulator.reset() end)
+
 local SECRET = emulator.client_secret
 
 local function new(opts)

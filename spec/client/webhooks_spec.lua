@@ -3,6 +3,8 @@
 local quicklysign = require "quicklysign"
 local emulator = require "support.emulator"
 
+before_each(function() emulator.reset() end)
+
 local CALLBACK = "https://app.example.com/quicklysign?token=abc"
 
 describe("client.webhooks", function()
@@ -125,8 +127,9 @@ describe("client.webhooks", function()
     local wh, err = client.webhooks:get(odd)
     assert.is_nil(wh)
     assert.are.equal(404, err.status)
+    assert.are.equal("Webhook not found", err.message)   -- one path segment, not a route miss
     local seen = emulator.requests("/v1/webhooks/")
-    assert.are.equal("/v1/webhooks/a%2Fb%3Fc%3Dd%26e%20f%25g%23h", seen[#seen].path)
+    assert.are.equal("/v1/webhooks/" .. odd, seen[#seen].path)   -- as the server decoded it
     assert.are.same({}, assert(client.webhooks:list{ entity_key = odd }))
   end)
 
@@ -170,14 +173,14 @@ describe("client.webhooks", function()
 
   it("raises on misuse, naming the argument", function()
     local w = client.webhooks
-    assert.has_error(function() w:create() end, "bad argument #1 to 'create' (table expected, got no value)")
+    assert.has_error(function() w:create() end, "bad argument #1 to 'create' (table expected, got nil)")
     assert.has_error(function() w:create{ callback = CALLBACK } end,
       "bad argument #1 to 'create' (field 'entity_key': non-empty string expected, got nil)")
     assert.has_error(function() w:create{ entity_key = entity, callback = 42 } end,
       "bad argument #1 to 'create' (field 'callback': non-empty string expected, got number)")
     assert.has_error(function() w:create{ entity_key = entity, callback = CALLBACK, callbak = 1 } end,
       "bad argument #1 to 'create' (unknown field 'callbak')")
-    assert.has_error(function() w:get() end, "bad argument #1 to 'get' (webhook_key: non-empty string expected, got no value)")
+    assert.has_error(function() w:get() end, "bad argument #1 to 'get' (webhook_key: non-empty string expected, got nil)")
     assert.has_error(function() w:delete("") end)
     assert.has_error(function() w:delete_by_entity({}) end)
     assert.has_error(function() w:list("x") end, "bad argument #1 to 'list' (table expected, got string)")

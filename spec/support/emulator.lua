@@ -35,7 +35,7 @@ local function admin(method, path, body)
   local status, answer = emulator.request(method, "/_emulator" .. path, body)
   assert(status == 200, ("emulator %s %s answered %s: %s"):format(method, path, tostring(status),
     type(answer) == "string" and answer or cjson.encode(answer)))
-  return answer
+  return type(answer) == "table" and answer.data or answer
 end
 
 function emulator.reset() return admin("POST", "/reset") end
@@ -49,7 +49,7 @@ function emulator.deliveries() return admin("GET", "/deliveries") end
 --- The requests the emulator saw (newest last), optionally only those under a path prefix.
 function emulator.requests(prefix)
   local answer = admin("GET", "/requests")
-  local list = answer.requests or answer.data or answer
+  local list = answer.requests
   local out = {}
   for _, r in ipairs(list) do
     if not prefix or r.path:sub(1, #prefix) == prefix then out[#out + 1] = r end
@@ -60,7 +60,7 @@ end
 --- Creates a document pack: {name=, documents={{name=, pdf_bytes=}}, signatories=}
 function emulator.create_pack(spec)
   local answer = admin("POST", "/document_packs", spec or { name = "Test pack", documents = { { name = "Contract" } } })
-  return answer.document_pack or (answer.data and answer.data.document_pack) or answer
+  return answer.document_pack
 end
 
 --- Moves a pack along: "update", "send", "sign", "complete".

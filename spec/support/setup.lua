@@ -1,9 +1,5 @@
--- busted helper: every spec starts from an emulator with no state, no
--- faults and the default config, so that specs never depend on each other.
-local emulator = require "support.emulator"
-
-local busted = require "busted"
-busted.subscribe({ "test", "start" }, function()
-  emulator.reset()
-  return nil, true
-end)
+-- busted helper, loaded before every spec file (scripts/run-tests passes it).
+-- Specs that use the emulator call emulator.reset() in their own before_each:
+-- busted announces a test only after its before_each hooks have run, so a
+-- reset hooked on that event would wipe what the hooks had just set up.
+require "support.emulator"
