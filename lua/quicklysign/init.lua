@@ -8,6 +8,8 @@ local quicklysign = {
   new = core.new,
   --- true when v is an error object returned by a failed call
   is_error = core.is_error,
+  --- gives a plain table (an error that crossed from another Lua state) the error metatable
+  as_error = core.as_error,
   version = core.version,
   curl_version = core.curl_version,
   --- base URLs by environment name

@@ -1,0 +1,49 @@
+--- Runs inside nginx's worker threads (ngx.run_worker_thread): each thread
+-- has its own Lua VM, where this module keeps one client per set of options,
+-- so that calls reuse their connection (keep-alive) from one task to the next.
+-- Only plain values cross between VMs: errors go back as plain tables.
+local quicklysign = require "quicklysign"
+
+local pairs, type, tostring, table_sort, table_concat = pairs, type, tostring, table.sort, table.concat
+
+local worker = {}
+
+local clients = {}
+
+local function fingerprint(opts)
+  local keys = {}
+  for k in pairs(opts) do keys[#keys + 1] = k end
+  table_sort(keys)
+  local parts = {}
+  for i, k in ipairs(keys) do parts[i] = k .. "=" .. tostring(opts[k]) end
+  return table_concat(parts, "\0")
+end
+
+local function client_for(opts)
+  local id = fingerprint(opts)
+  local c = clients[id]
+  if c == nil or c:is_closed() then
+    c = quicklysign.new(opts)
+    clients[id] = c
+  end
+  return c
+end
+
+local function plain(err)
+  if type(err) ~= "table" then return err end
+  local t = {}
+  for k, v in pairs(err) do t[k] = v end
+  return t
+end
+
+--- call(opts, resource, method, ...): client[resource]:method(...), or
+-- client:method(...) when resource is false. Returns what the method returns.
+function worker.call(opts, resource, method, ...)
+  local c = client_for(opts)
+  local target = resource and c[resource] or c
+  local a, b = target[method](target, ...)
+  if a == nil then return nil, plain(b) end
+  return a, b
+end
+
+return worker
