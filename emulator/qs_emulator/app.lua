@@ -47,7 +47,15 @@ function app.handle()
     if f and faults.apply(f) then return end
   end
 
-  local route, found = table_router:match(ctx.method, path)
+  -- route on the path as sent (keys may hold encoded "/"), captures decoded; else on the
+  -- normalised path (encoded letters, "//", "./" segments)
+  local route, found = table_router:match(ctx.method, ctx.raw_path)
+  if route then
+    for i = 1, #found do found[i] = request.percent_decode(found[i]) end
+  else
+    local route2, found2 = table_router:match(ctx.method, path)
+    if route2 or found2 then route, found = route2, found2 end
+  end
   local api = route and route.api or (not route and is_api_path(path))
   local res
   if not route then

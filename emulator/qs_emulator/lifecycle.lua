@@ -41,6 +41,12 @@ function lifecycle.send(pack)
 end
 
 local function find_signatory(pack, who)
+  if who == nil then -- the first one still pending
+    for _, s in ipairs(pack.signatories) do
+      if s.status ~= "signed" then return s end
+    end
+    return nil
+  end
   if type(who) == "number" then return pack.signatories[who + 1] end
   if type(who) == "string" then
     for _, s in ipairs(pack.signatories) do
@@ -57,13 +63,16 @@ local function mark_signed(s)
   end
 end
 
--- who: 0-based index into signatories, or an email.
+-- who: 0-based index into signatories, an email, or nil for the first pending signatory.
 function lifecycle.sign(pack, who)
   if pack.status ~= "awaiting_signatures" then
     return "only a pack in status awaiting_signatures can be signed (this one is " .. pack.status .. ")"
   end
   local s = find_signatory(pack, who)
-  if not s then return "no such signatory (give a 0-based index or an email)" end
+  if not s then
+    return who == nil and "no signatory is left to sign"
+      or "no such signatory (give a 0-based index or an email)"
+  end
   mark_signed(s)
   document_packs.touch(pack)
   deliveries.fire(pack.key, "document_status_changed")

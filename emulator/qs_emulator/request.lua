@@ -5,14 +5,23 @@ local json = require "qs_emulator.json"
 local ngx = ngx
 local ngx_var, ngx_req = ngx.var, ngx.req
 local type, setmetatable = type, setmetatable
-local find, gmatch, lower = string.find, string.gmatch, string.lower
+local find, gmatch, lower, match, gsub, char = string.find, string.gmatch, string.lower, string.match,
+  string.gsub, string.char
 
 local request = {}
 request.__index = request
 
+-- path: the decoded, normalised path (ngx.var.uri); raw_path: the path as sent, still
+-- percent-encoded, so that an encoded "/" inside a key stays inside its segment.
 function request.new()
   local method = ngx_req.get_method()
-  return setmetatable({ method = method, path = ngx_var.uri }, request)
+  local raw_path = match(ngx_var.request_uri or "", "^[^?#]*")
+  return setmetatable({ method = method, path = ngx_var.uri, raw_path = raw_path }, request)
+end
+
+-- Decodes %XX escapes (and nothing else: "+" stays "+" in paths).
+function request.percent_decode(s)
+  return (gsub(s, "%%(%x%x)", function(h) return char(tonumber(h, 16)) end))
 end
 
 -- Query arguments: name -> first value (a valueless "?flag" gives true).

@@ -124,10 +124,9 @@ end
 admin.send = step(function(pack) return lifecycle.send(pack) end)
 admin.complete = step(function(pack) return lifecycle.complete(pack) end)
 admin.fail = step(function(pack) return lifecycle.fail(pack) end)
--- POST .../sign {"signatory": 0-based index | email}
+-- POST .../sign {"signatory": 0-based index | email} (none: the first pending signatory)
 admin.sign = step(function(pack, ctx)
   local body = ctx:json() or {}
-  if body.signatory == nil then return "give the signatory: a 0-based index or an email" end
   return lifecycle.sign(pack, body.signatory)
 end)
 
