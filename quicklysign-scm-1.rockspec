@@ -50,6 +50,8 @@ build = {
     ["quicklysign.callbacks.router"] = "lua/quicklysign/callbacks/router.lua",
     ["quicklysign.callbacks.ttl_cache"] = "lua/quicklysign/callbacks/ttl_cache.lua",
     ["quicklysign.callbacks.url"] = "lua/quicklysign/callbacks/url.lua",
+    ["quicklysign.openresty"] = "lua/quicklysign/openresty.lua",
+    ["quicklysign.openresty.worker"] = "lua/quicklysign/openresty/worker.lua",
     -- @end
   },
 }
