@@ -3,7 +3,7 @@
 local quicklysign = require "quicklysign"
 local emulator = require "support.emulator"
 
-before_each(function() emulator.reset() end)
+before_each(function() emulator:reset() end)
 
 local function tmpdir()
   local path = os.tmpname()
@@ -30,9 +30,9 @@ end
 
 describe("client.document_packs", function()
   it("gets a pack, minting an access token from api_key once", function()
-    local pack = emulator.create_pack{ name = "Lease", documents = { { name = "Lease" }, { name = "Annex" } } }
+    local pack = emulator:create_pack{ name = "Lease", documents = { { name = "Lease" }, { name = "Annex" } } }
     local c = emulator.client{ api_key = emulator.api_key }
-    emulator.clear_requests()
+    emulator:clear_requests()
     local got, err = c.document_packs:get(pack.key)
     assert.is_nil(err)
     assert.are.equal(pack.key, got.key)
@@ -41,25 +41,25 @@ describe("client.document_packs", function()
     assert.are.equal(2, #got.documents)
     assert.is_string(got.documents[1].serve_pdf_url)
     assert(c.document_packs:get(pack.key))
-    assert.are.equal(1, #emulator.requests("/v1/access_tokens"))
-    local seen = emulator.requests("/v1/document_packs")
+    assert.are.equal(1, #emulator:requests("/v1/access_tokens"))
+    local seen = emulator:requests("/v1/document_packs")
     assert.is_true(seen[1].has_access_token)
   end)
 
   it("mints once more when the token expired", function()
-    local pack = emulator.create_pack()
+    local pack = emulator:create_pack()
     local c = emulator.client{ api_key = emulator.api_key }
     assert(c.document_packs:get(pack.key))
-    emulator.expire_tokens()
-    emulator.clear_requests()
+    emulator:expire_tokens()
+    emulator:clear_requests()
     assert(c.document_packs:get(pack.key))
-    assert.are.equal(1, #emulator.requests("/v1/access_tokens"))
-    assert.are.equal(2, #emulator.requests("/v1/document_packs"))
+    assert.are.equal(1, #emulator:requests("/v1/access_tokens"))
+    assert.are.equal(2, #emulator:requests("/v1/document_packs"))
   end)
 
   it("reports invalid_access_token when there is no api_key to mint with", function()
     local c = emulator.client{ access_token = "not-a-token" }
-    local got, err = c.document_packs:get(emulator.create_pack().key)
+    local got, err = c.document_packs:get(emulator:create_pack().key)
     assert.is_nil(got)
     assert.are.equal("invalid_access_token", err.code)
     assert.are.equal(401, err.status)
@@ -80,8 +80,8 @@ describe("client.document_packs", function()
   end)
 
   it("downloads every final PDF into a folder it creates", function()
-    local pack = emulator.create_pack{ name = "Deal", documents = { { name = "Contract" }, { name = "Schedule A" } } }
-    emulator.drive(pack.key, "complete")
+    local pack = emulator:create_pack{ name = "Deal", documents = { { name = "Contract" }, { name = "Schedule A" } } }
+    emulator:drive(pack.key, "complete")
     local dir = tmpdir() .. "/a/b"
     local c = emulator.client{ api_key = emulator.api_key }
     local files, err = c.document_packs:download(pack.key, dir)
@@ -104,7 +104,7 @@ describe("client.document_packs", function()
       "", "x\0y", ("n"):rep(300), "caf\195\169 \226\128\174fdp.exe" }
     local docs = {}
     for i, n in ipairs(names) do docs[i] = { name = n } end
-    local pack = emulator.create_pack{ name = "Hostile", documents = docs }
+    local pack = emulator:create_pack{ name = "Hostile", documents = docs }
     local dir = tmpdir()
     local c = emulator.client{ api_key = emulator.api_key }
     local files = assert(c.document_packs:download(pack.key, dir))
@@ -127,7 +127,7 @@ describe("client.document_packs", function()
   end)
 
   it("refuses a folder that is a file, and a path it cannot write", function()
-    local pack = emulator.create_pack()
+    local pack = emulator:create_pack()
     local c = emulator.client{ api_key = emulator.api_key }
     local file = os.tmpname()
     local files, err = c.document_packs:download(pack.key, file)
@@ -148,7 +148,7 @@ describe("client:download", function()
   end)
 
   it("streams a file far larger than the body cap", function()
-    local pack = emulator.create_pack{ name = "Big", documents = { { name = "Big", pdf_bytes = 8 * 1024 * 1024 } } }
+    local pack = emulator:create_pack{ name = "Big", documents = { { name = "Big", pdf_bytes = 8 * 1024 * 1024 } } }
     local path = tmpdir() .. "/big.pdf"
     local bytes, err = c:download(pack.documents[1].serve_pdf_url, path)
     assert.is_nil(err)
@@ -159,9 +159,9 @@ describe("client:download", function()
   end)
 
   it("leaves no file behind when the download fails", function()
-    local pack = emulator.create_pack()
+    local pack = emulator:create_pack()
     local dir = tmpdir()
-    emulator.fault{ method = "GET", path_prefix = "/v1/document_packs", count = 5, status = 500 }
+    emulator:fault{ method = "GET", path_prefix = "/v1/document_packs", count = 5, status = 500 }
     local bytes, err = c:download(pack.documents[1].serve_pdf_url, dir .. "/x.pdf")
     assert.is_nil(bytes)
     assert.are.equal(500, err.status)
@@ -169,8 +169,8 @@ describe("client:download", function()
   end)
 
   it("follows a redirect on the same host", function()
-    emulator.config{ pdf_redirect = "same_host" }
-    local pack = emulator.create_pack()
+    emulator:config{ pdf_redirect = "same_host" }
+    local pack = emulator:create_pack()
     local path = tmpdir() .. "/r.pdf"
     local bytes = assert(c:download(pack.documents[1].serve_pdf_url, path))
     assert.are.equal(bytes, #read(path))
@@ -178,10 +178,10 @@ describe("client:download", function()
   end)
 
   it("refuses a redirect to another host", function()
-    emulator.config{ pdf_redirect = "other_host" }
-    local pack = emulator.create_pack()
+    emulator:config{ pdf_redirect = "other_host" }
+    local pack = emulator:create_pack()
     local dir = tmpdir()
-    emulator.clear_requests()
+    emulator:clear_requests()
     local bytes, err = c:download(pack.documents[1].serve_pdf_url, dir .. "/r.pdf")
     assert.is_nil(bytes)
     assert.are.equal("http", err.kind)
@@ -191,15 +191,15 @@ describe("client:download", function()
   end)
 
   it("sends the token only to the API's origin", function()
-    local pack = emulator.create_pack()
+    local pack = emulator:create_pack()
     local url = pack.documents[1].serve_pdf_url
     local other = url:gsub("127%.0%.0%.1", "localhost")
     assert(c:download(url, os.tmpname()))
-    emulator.clear_requests()
+    emulator:clear_requests()
     local bytes, err = c:download(other, os.tmpname())   -- same server, another origin
     assert.is_nil(bytes)
     assert.are.equal(401, err.status)
-    assert.is_false(emulator.requests("/v1/document_packs")[1].has_access_token)
+    assert.is_false(emulator:requests("/v1/document_packs")[1].has_access_token)
   end)
 
   it("raises on misuse", function()

@@ -3,7 +3,7 @@
 local quicklysign = require "quicklysign"
 local emulator = require "support.emulator"
 
-before_each(function() emulator.reset() end)
+before_each(function() emulator:reset() end)
 
 local SECRET = emulator.client_secret
 local API_KEY = emulator.api_key
@@ -79,21 +79,21 @@ describe("errors", function()
   it("network: a connection dropped without an answer is retried for GET only", function()
     local c = emulator.client()
     local entity = emulator.new_entity()
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, close = true }
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, close = true }
     assert.are.same({}, assert(c.webhooks:list{ entity_key = entity }))
-    emulator.clear_requests()
-    emulator.fault{ method = "POST", path_prefix = "/v1/webhooks", count = 1, close = true }
+    emulator:clear_requests()
+    emulator:fault{ method = "POST", path_prefix = "/v1/webhooks", count = 1, close = true }
     local wh, err = c.webhooks:create{ entity_key = entity, callback = "http://127.0.0.1/cb" }
     assert.is_nil(wh)
     assert.are.equal("network", err.kind)
     assert.is_false(err.retryable)
     assert.are.equal(1, err.attempts)
-    assert.are.equal(1, #emulator.requests("/v1/webhooks"))
+    assert.are.equal(1, #emulator:requests("/v1/webhooks"))
   end)
 
   it("timeout: the deadline covers the whole call", function()
     local c = emulator.client{ timeout = 0.3, max_retries = 5 }
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 10, delay_ms = 1000 }
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 10, delay_ms = 1000 }
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
     assert.are.equal("timeout", err.kind)
@@ -121,7 +121,7 @@ describe("errors", function()
 
   it("http: a non-envelope 502 is retried, then reported with its status", function()
     local c = emulator.client{ max_retries = 2 }
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 3, status = 502,
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 3, status = 502,
       body = "<html><body>Bad gateway</body></html>" }
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
@@ -130,37 +130,37 @@ describe("errors", function()
     assert.is_true(err.retryable)
     assert.are.equal(3, err.attempts)
     assert.truthy(err.message:find("Bad gateway", 1, true))
-    assert.are.equal(3, #emulator.requests("/v1/webhooks"))
+    assert.are.equal(3, #emulator:requests("/v1/webhooks"))
   end)
 
   it("retries 503 for GET and succeeds when the server recovers", function()
     local c = emulator.client{ max_retries = 2 }
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 2, status = 503 }
-    emulator.clear_requests()
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 2, status = 503 }
+    emulator:clear_requests()
     assert.are.same({}, assert(c.webhooks:list()))
-    assert.are.equal(3, #emulator.requests("/v1/webhooks"))
+    assert.are.equal(3, #emulator:requests("/v1/webhooks"))
   end)
 
   it("does not retry a create that reached the server", function()
     local c = emulator.client{ max_retries = 2 }
     local entity = emulator.new_entity()
-    emulator.fault{ method = "POST", path_prefix = "/v1/webhooks", count = 1, status = 503 }
-    emulator.clear_requests()
+    emulator:fault{ method = "POST", path_prefix = "/v1/webhooks", count = 1, status = 503 }
+    emulator:clear_requests()
     local wh, err = c.webhooks:create{ entity_key = entity, callback = "http://127.0.0.1/cb" }
     assert.is_nil(wh)
     assert.are.equal(503, err.status)
     assert.is_false(err.retryable)
-    assert.are.equal(1, #emulator.requests("/v1/webhooks"))
+    assert.are.equal(1, #emulator:requests("/v1/webhooks"))
   end)
 
   it("honours Retry-After on 429, and gives up when it asks too much", function()
     local c = emulator.client{ max_retries = 1, max_retry_delay = 5 }
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 429, retry_after = "1" }
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 429, retry_after = "1" }
     local t0 = require("socket").gettime()
     assert.are.same({}, assert(c.webhooks:list()))
     local waited = require("socket").gettime() - t0
     assert.truthy(waited >= 0.9, "waited " .. waited)
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 429, retry_after = "120" }
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 429, retry_after = "120" }
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
     assert.are.equal(429, err.status)
@@ -169,7 +169,7 @@ describe("errors", function()
 
   it("decode: a 2xx answer that is not JSON", function()
     local c = emulator.client()
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = "{not json" }
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = "{not json" }
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
     assert.are.equal("decode", err.kind)
@@ -178,7 +178,7 @@ describe("errors", function()
 
   it("decode: a nesting bomb is refused without harm", function()
     local c = emulator.client()
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
       body = string.rep("[", 100000) }
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
@@ -187,7 +187,7 @@ describe("errors", function()
 
   it("caps the size of an answer", function()
     local c = emulator.client{ max_body_size = 4096 }
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body_bytes = 100000 }
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body_bytes = 100000 }
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
     assert.are.equal("http", err.kind)
@@ -197,7 +197,7 @@ describe("errors", function()
 
   it("scrubs a secret that the server echoes back", function()
     local c = emulator.client()
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 400,
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 400,
       body = '{"status":{"status_code":400,"errors":[{"code":"invalid_field","message":"client_secret '
         .. SECRET .. ' is odd"}]}}' }
     local _, err = c.webhooks:list()
@@ -230,7 +230,7 @@ describe("errors", function()
   it("reuses one connection across calls (keep-alive)", function()
     local c = emulator.client()
     for _ = 1, 5 do assert(c.webhooks:list()) end
-    local seen = emulator.requests("/v1/webhooks")
+    local seen = emulator:requests("/v1/webhooks")
     assert.are.equal(5, #seen)
     for i = 2, 5 do assert.are.equal(seen[1].connection, seen[i].connection) end
   end)

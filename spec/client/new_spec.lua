@@ -2,7 +2,7 @@
 local quicklysign = require "quicklysign"
 local emulator = require "support.emulator"
 
-before_each(function() emulator.reset() end)
+before_each(function() emulator:reset() end)
 
 local SECRET = emulator.client_secret
 

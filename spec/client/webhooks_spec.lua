@@ -3,7 +3,7 @@
 local quicklysign = require "quicklysign"
 local emulator = require "support.emulator"
 
-before_each(function() emulator.reset() end)
+before_each(function() emulator:reset() end)
 
 local CALLBACK = "https://app.example.com/quicklysign?token=abc"
 
@@ -57,25 +57,25 @@ describe("client.webhooks", function()
 
   for _, style in ipairs{ "cursor", "url" } do
     it("follows every page of a list (" .. style .. " pagination)", function()
-      emulator.config{ page_size = 3, pagination_style = style }
+      emulator:config{ page_size = 3, pagination_style = style }
       local made = {}
       for i = 1, 10 do
         made[i] = assert(client.webhooks:create{ entity_key = entity, callback = CALLBACK .. i }).key
       end
-      emulator.clear_requests()
+      emulator:clear_requests()
       local list = assert(client.webhooks:list{ entity_key = entity })
       local got = {}
       for i, wh in ipairs(list) do got[i] = wh.key end
       assert.are.same(made, got)
-      assert.are.equal(4, #emulator.requests("/v1/webhooks"))
+      assert.are.equal(4, #emulator:requests("/v1/webhooks"))
     end)
   end
 
   it("deletes one webhook through the seed's singular /webhook path", function()
     local wh = assert(client.webhooks:create{ entity_key = entity, callback = CALLBACK })
-    emulator.clear_requests()
+    emulator:clear_requests()
     assert.is_true(client.webhooks:delete(wh.key))
-    local seen = emulator.requests("/v1/webhook/")
+    local seen = emulator:requests("/v1/webhook/")
     assert.are.equal(1, #seen)
     assert.are.equal("DELETE", seen[1].method)
     local gone, err = client.webhooks:get(wh.key)
@@ -107,8 +107,8 @@ describe("client.webhooks", function()
 
   it("reads callback logs by entity or by webhook", function()
     local wh = assert(client.webhooks:create{ entity_key = entity, callback = "http://127.0.0.1:1/nowhere" })
-    emulator.config{ delivery = { base_delay_ms = 10, max_attempts = 2, timeout_ms = 500 } }
-    emulator.drive(entity, "update")
+    emulator:config{ delivery = { base_delay_ms = 10, max_attempts = 2, timeout_ms = 500 } }
+    emulator:drive(entity, "update")
     local logs
     for _ = 1, 100 do   -- deliveries are asynchronous: wait for both attempts
       logs = assert(client.webhooks:logs{ webhook_key = wh.key })
@@ -128,7 +128,7 @@ describe("client.webhooks", function()
     assert.is_nil(wh)
     assert.are.equal(404, err.status)
     assert.are.equal("Webhook not found", err.message)   -- one path segment, not a route miss
-    local seen = emulator.requests("/v1/webhooks/")
+    local seen = emulator:requests("/v1/webhooks/")
     assert.are.equal("/v1/webhooks/" .. odd, seen[#seen].path)   -- as the server decoded it
     assert.are.same({}, assert(client.webhooks:list{ entity_key = odd }))
   end)
@@ -140,7 +140,7 @@ describe("client.webhooks", function()
     assert.are.equal("api", err.kind)
     assert.are.equal(401, err.status)
     assert.are.equal("unauthorised", err.code)
-    local seen = emulator.requests("/v1/webhooks")
+    local seen = emulator:requests("/v1/webhooks")
     assert.are.equal(200, seen[#seen].status)
     local ok = emulator.client{ always_use_http_status_code_200 = true }
     assert.is_table(ok.webhooks:create{ entity_key = entity, callback = CALLBACK })
@@ -149,7 +149,7 @@ describe("client.webhooks", function()
   it("records the last response and hands warnings to on_warning", function()
     local warnings = {}
     local c = emulator.client{ on_warning = function(w, info) warnings[#warnings + 1] = { w, info } end }
-    emulator.fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
       body = '{"status":{"status_code":200,"warnings":[{"code":"deprecated","message":"use v2"}]},"data":{"webhooks":[]}}' }
     assert.are.same({}, assert(c.webhooks:list()))
     assert.are.equal(1, #warnings)
