@@ -47,14 +47,14 @@ static int dp_get(lua_State *L)
     return do_get(L, c, ci, key, qs_deadline(c));
 }
 
-/* mkdir -p, with the folder's own mode left to the umask. */
+/* mkdir -p; folders are 0755 at most (before the umask). */
 static int make_dirs(char *path)
 {
     for (char *p = path + 1; ; p++) {
         if (*p == '/' || *p == '\0') {
             char saved = *p;
             *p = '\0';
-            int rc = mkdir(path, 0777);
+            int rc = mkdir(path, 0755);   /* not 0777: nginx workers run with umask 0 */
             *p = saved;
             if (rc != 0 && errno != EEXIST)
                 return -1;
