@@ -31,7 +31,8 @@ end
 local table_router = router.new(routes)
 
 function app.init_worker()
-  keys.init()
+  local ok, err = pcall(keys.init)
+  if not ok then report("init_worker failed: " .. tostring(err)) end
 end
 
 local function is_api_path(path)
