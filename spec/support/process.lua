@@ -1,0 +1,40 @@
+--- Test support: run a command to completion and collect its exit code,
+-- stdout and stderr (portable to Lua 5.1/LuaJIT, whose popen():close() does
+-- not report exit codes).
+local process = {}
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+process.quote = quote
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("*a")
+  f:close()
+  os.remove(path)
+  return s
+end
+
+--- run(argv [, env [, stdin]]) --> code, stdout, stderr
+-- argv: array of words (quoted here); env: table of variables to set (false unsets).
+function process.run(argv, env, stdin)
+  local out, err, code_file = os.tmpname(), os.tmpname(), os.tmpname()
+  local words = {}
+  for name, value in pairs(env or {}) do
+    words[#words + 1] = value == false and ("-u " .. name) or (name .. "=" .. quote(value))
+  end
+  local cmd = {}
+  for i, w in ipairs(argv) do cmd[i] = quote(w) end
+  local input = stdin and ("printf '%s' " .. quote(stdin) .. " |") or ""
+  local line = ("%s env %s %s <%s >%s 2>%s; echo $? >%s"):format(input, table.concat(words, " "),
+    table.concat(cmd, " "), stdin and "/dev/stdin" or "/dev/null", quote(out), quote(err), quote(code_file))
+  os.execute(line)
+  return tonumber(slurp(code_file)), slurp(out), slurp(err)
+end
+
+--- The interpreter the specs run on ("lua5.4" or "luajit"), for child Lua processes.
+process.lua = os.getenv("QUICKLYSIGN_TEST_LUA") or "lua5.4"
+
+return process
