@@ -1,0 +1,210 @@
+-- The command tree: names, options, arguments and help text of every command, and which module
+-- runs it. Nothing is loaded until a command runs, so `help`, usage errors and `listen` work
+-- without the C module, and `listen` is the only command that needs LuaSocket.
+local require = require
+
+local function handler(module, fn)
+  return function(ctx) return require(module)[fn](ctx) end
+end
+
+local root = {
+  name = "quicklysign",
+  usage = "quicklysign [global options] <command> [<subcommand>] [options] [arguments]",
+  description = {
+    "QuicklySign webhooks and document packs from the shell, and a local receiver for",
+    "their callbacks. Credentials come from the environment only (see below).",
+  },
+  options = {
+    { name = "base-url", value = "URL",
+      help = "API base URL (default: $QUICKLYSIGN_BASE_URL, else the URL of --environment)" },
+    { name = "environment", value = "ENV", choices = { "sandbox", "production" },
+      help = "sandbox or production (default: $QUICKLYSIGN_ENVIRONMENT, else sandbox)" },
+    { name = "timeout", value = "S", type = "number", min = 0.001, max = 86400,
+      help = "seconds one API call may take, retries included (default 30)" },
+    { name = "json", help = "machine-readable output: one JSON document per result on stdout" },
+    { name = "quiet", short = "q", help = "print only keys (or file paths), one per line; no notices" },
+    { name = "help", short = "h", help = "show help for the command it follows" },
+  },
+  environment = {
+    { "QUICKLYSIGN_CLIENT_ID", "your application's client id (every API command)" },
+    { "QUICKLYSIGN_CLIENT_SECRET", "its client secret (every API command)" },
+    { "QUICKLYSIGN_API_KEY", "a user's API key (packs commands, listen --download)" },
+    { "QUICKLYSIGN_BASE_URL", "API base URL, e.g. http://127.0.0.1:8089/v1 for the emulator" },
+    { "QUICKLYSIGN_ENVIRONMENT", "sandbox (default) or production" },
+    { "QUICKLYSIGN_LISTEN_TOKEN", "default for listen --token" },
+  },
+  notes = {
+    "Keys are arguments even when they begin with '-'; a key that begins with '--'",
+    "goes after a '--' argument (quicklysign webhooks get -- --key...).",
+  },
+}
+
+local webhooks = {
+  name = "webhooks",
+  summary = "manage webhook subscriptions",
+  usage = "quicklysign webhooks <create|ensure|get|list|delete|logs> [options]",
+  description = {
+    "A webhook subscribes a callback URL to the changes of one document pack: QuicklySign",
+    "then POSTs entity_updated, document_status_changed and final_document_generated",
+    "callbacks to it. Needs QUICKLYSIGN_CLIENT_ID and QUICKLYSIGN_CLIENT_SECRET.",
+  },
+  commands = {
+    {
+      name = "create",
+      summary = "subscribe a callback URL to a document pack",
+      usage = "quicklysign webhooks create --entity KEY --callback URL",
+      description = {
+        "Subscribes URL to the changes of the document pack KEY and prints the new webhook.",
+        "QuicklySign calls https URLs only: reach a local 'quicklysign listen' through an",
+        "https tunnel. Running it twice subscribes twice; scripts want 'webhooks ensure'.",
+      },
+      options = {
+        { name = "entity", value = "KEY", required = true, help = "the document pack key to watch" },
+        { name = "callback", value = "URL", required = true, help = "the URL QuicklySign will POST callbacks to" },
+      },
+      run = handler("quicklysign.cli.webhooks", "create"),
+    },
+    {
+      name = "ensure",
+      summary = "subscribe unless that subscription exists",
+      usage = "quicklysign webhooks ensure --entity KEY --callback URL",
+      description = {
+        "Like create, but first looks for a webhook of KEY with exactly this URL and creates",
+        "one only when there is none: safe to run again. Prints the webhook and whether it",
+        "was created (--json: {\"created\": true|false, \"webhook\": {...}}).",
+      },
+      options = {
+        { name = "entity", value = "KEY", required = true, help = "the document pack key to watch" },
+        { name = "callback", value = "URL", required = true, help = "the URL QuicklySign will POST callbacks to" },
+      },
+      run = handler("quicklysign.cli.webhooks", "ensure"),
+    },
+    {
+      name = "get",
+      summary = "show one webhook",
+      usage = "quicklysign webhooks get KEY",
+      description = { "Prints the webhook whose key is KEY (exit 4 when there is none)." },
+      args = { { name = "KEY", help = "the webhook's key" } },
+      run = handler("quicklysign.cli.webhooks", "get"),
+    },
+    {
+      name = "list",
+      summary = "list webhooks, all or one pack's",
+      usage = "quicklysign webhooks list [--entity KEY]",
+      description = { "Lists every webhook of the application, or those of one document pack." },
+      options = { { name = "entity", value = "KEY", help = "only the webhooks of this document pack" } },
+      run = handler("quicklysign.cli.webhooks", "list"),
+    },
+    {
+      name = "delete",
+      summary = "delete a webhook, or every webhook of a pack",
+      usage = "quicklysign webhooks delete (KEY | --entity KEY)",
+      description = {
+        "Deletes the webhook KEY (exit 4 when there is none), or with --entity every",
+        "webhook of that document pack.",
+      },
+      args = { { name = "KEY", optional = true, help = "the webhook's key" } },
+      options = { { name = "entity", value = "KEY", help = "delete every webhook of this document pack" } },
+      run = handler("quicklysign.cli.webhooks", "delete"),
+    },
+    {
+      name = "logs",
+      summary = "show the callbacks QuicklySign sent",
+      usage = "quicklysign webhooks logs (--entity KEY | --webhook KEY)",
+      description = {
+        "Lists the callback log: each delivery QuicklySign attempted, with its event and",
+        "outcome, for one document pack or one webhook.",
+      },
+      options = {
+        { name = "entity", value = "KEY", help = "the deliveries for this document pack" },
+        { name = "webhook", value = "KEY", help = "the deliveries of this webhook" },
+      },
+      run = handler("quicklysign.cli.webhooks", "logs"),
+    },
+  },
+}
+
+local packs = {
+  name = "packs",
+  summary = "read document packs and download their PDFs",
+  usage = "quicklysign packs <get|download> KEY [DIR]",
+  description = {
+    "Document packs are read with an access token minted from QUICKLYSIGN_API_KEY",
+    "(with QUICKLYSIGN_CLIENT_ID and QUICKLYSIGN_CLIENT_SECRET).",
+  },
+  commands = {
+    {
+      name = "get",
+      summary = "show a document pack, its signatories and documents",
+      usage = "quicklysign packs get KEY",
+      description = { "Prints the document pack KEY: status, signatories and documents." },
+      args = { { name = "KEY", help = "the document pack's key" } },
+      run = handler("quicklysign.cli.packs", "get"),
+    },
+    {
+      name = "download",
+      summary = "download the final PDFs of a document pack",
+      usage = "quicklysign packs download KEY DIR",
+      description = {
+        "Downloads the final PDF of every document of the pack KEY into DIR (created when",
+        "missing). File names come from document names, made safe; an existing file of",
+        "the same name is replaced once the new one is complete.",
+      },
+      args = {
+        { name = "KEY", help = "the document pack's key" },
+        { name = "DIR", help = "the folder to write the PDFs to" },
+      },
+      run = handler("quicklysign.cli.packs", "download"),
+    },
+  },
+}
+
+local listen = {
+  name = "listen",
+  summary = "receive callbacks locally and print them as they arrive",
+  usage = "quicklysign listen [--host H] [--port N] [--path P] [--token T] [--download DIR] [--once]",
+  description = {
+    "Runs a small HTTP receiver and prints a line per callback: time, event, entity key,",
+    "webhook key (--json: one JSON object per line). Well-formed callbacks are answered",
+    "200; a wrong token 403, a wrong path 404, anything else the status the callbacks",
+    "library gives (405, 413, 415, 400...). Prints the URL to subscribe with at start.",
+    "QuicklySign itself only calls https URLs: put an https tunnel in front of it, or",
+    "subscribe it on the local emulator. Needs LuaSocket. Stop it with Ctrl-C (exit 130).",
+  },
+  options = {
+    { name = "host", value = "H", help = "address to bind (default 127.0.0.1)" },
+    { name = "port", value = "N", type = "integer", min = 0, max = 65535,
+      help = "port to bind (default 8090; 0 picks a free one)" },
+    { name = "path", value = "P", help = "the only path callbacks are accepted on (default /)" },
+    { name = "token", value = "T",
+      help = "require ?token=T on callbacks, 16+ characters (default $QUICKLYSIGN_LISTEN_TOKEN)" },
+    { name = "download", value = "DIR",
+      help = "on final_document_generated, download the pack's PDFs to DIR/<pack key>/" },
+    { name = "once", help = "exit after the first accepted callback" },
+  },
+  run = handler("quicklysign.cli.listen", "run"),
+}
+
+local version = {
+  name = "version",
+  summary = "print the version",
+  usage = "quicklysign version",
+  description = { "Prints the version of quicklysign, and the Lua and libcurl it runs on." },
+  run = handler("quicklysign.cli.info", "version"),
+}
+
+local help = {
+  name = "help",
+  summary = "show help for a command",
+  usage = "quicklysign help [<command> [<subcommand>]]",
+  description = { "Shows the help of a command; the same as '<command> --help'." },
+  args = {
+    { name = "COMMAND", optional = true, help = "a command" },
+    { name = "SUBCOMMAND", optional = true, help = "one of its subcommands" },
+  },
+  -- run by cli.lua, which knows the tree
+}
+
+root.commands = { webhooks, packs, listen, version, help }
+
+return { root = root }

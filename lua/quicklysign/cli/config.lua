@@ -1,0 +1,127 @@
+-- The client the commands use: credentials from the environment only (flags would put them in
+-- shell history and in `ps`), where the API is from --base-url/--environment or the environment.
+-- Every problem here is a configuration error (exit 3), except a bad flag value (usage, exit 2).
+local status = require "quicklysign.cli.status"
+
+local type, pcall, require, tostring, error = type, pcall, require, tostring, error
+local match, find, format, concat = string.match, string.find, string.format, table.concat
+
+local config = {
+  CLIENT_ID = "QUICKLYSIGN_CLIENT_ID",
+  CLIENT_SECRET = "QUICKLYSIGN_CLIENT_SECRET",
+  API_KEY = "QUICKLYSIGN_API_KEY",
+  BASE_URL = "QUICKLYSIGN_BASE_URL",
+  ENVIRONMENT = "QUICKLYSIGN_ENVIRONMENT",
+  ENVIRONMENTS = { "sandbox", "production" },
+  MAX_CONNECT_TIMEOUT = 10,
+}
+
+-- getenv, with "" meaning unset (as the C core reads it).
+local function reader(getenv)
+  return function(name)
+    local v = getenv(name)
+    if v == "" then return nil end
+    return v
+  end
+end
+
+-- The values output must never show, whatever prints them.
+function config.secrets(getenv)
+  local env = reader(getenv)
+  return { env(config.CLIENT_SECRET), env(config.API_KEY) }
+end
+
+local function valid_base_url(url)
+  return match(url, "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#%s]+[^?#%s]*$") ~= nil
+end
+
+-- The C module, or a configuration error saying what is missing.
+function config.library()
+  local ok, quicklysign = pcall(require, "quicklysign")
+  if not ok then
+    local first_line = match(tostring(quicklysign), "^[^\n]*")
+    status.raise(status.CONFIG, "cannot load the quicklysign module: " .. first_line,
+      "build it with 'make build' and set LUA_CPATH, or install the rock")
+  end
+  return quicklysign
+end
+
+-- Turns a raised "bad argument #1 to 'new' (...)" into its parenthesised part.
+local function misuse_text(raised)
+  local text = tostring(raised)
+  return match(text, "^bad argument #%d+ to '[^']*' %((.*)%)$") or text
+end
+
+-- config.client(options, getenv, opts) -> client; opts.api_key = true when the command needs
+-- QUICKLYSIGN_API_KEY (document packs). Raises a status failure on any problem.
+function config.client(options, getenv, opts)
+  local env = reader(getenv)
+  local missing = {}
+  local client_id, client_secret, api_key = env(config.CLIENT_ID), env(config.CLIENT_SECRET), env(config.API_KEY)
+  if not client_id then missing[#missing + 1] = config.CLIENT_ID end
+  if not client_secret then missing[#missing + 1] = config.CLIENT_SECRET end
+  if opts and opts.api_key and not api_key then missing[#missing + 1] = config.API_KEY end
+  if #missing > 0 then
+    status.raise(status.CONFIG, "missing credentials: set " .. concat(missing, " and "),
+      "credentials are read only from the environment, never from flags")
+  end
+
+  local o = {
+    client_id = client_id, client_secret = client_secret, api_key = api_key,
+  }
+  if options.timeout then
+    o.timeout = options.timeout
+    o.connect_timeout = options.timeout < config.MAX_CONNECT_TIMEOUT and options.timeout
+      or config.MAX_CONNECT_TIMEOUT
+  end
+  if options.base_url and options.environment then
+    status.raise(status.USAGE, "give --base-url or --environment, not both")
+  elseif options.base_url then
+    if not valid_base_url(options.base_url) then
+      status.raise(status.USAGE, "option --base-url needs an http(s) URL without query or fragment")
+    end
+    o.base_url = options.base_url
+  elseif options.environment then
+    o.environment = options.environment
+  elseif env(config.BASE_URL) then
+    if not valid_base_url(env(config.BASE_URL)) then
+      status.raise(status.CONFIG, config.BASE_URL .. " must be an http(s) URL without query or fragment")
+    end
+    o.base_url = env(config.BASE_URL)
+  elseif env(config.ENVIRONMENT) then
+    local e = env(config.ENVIRONMENT)
+    if e ~= "sandbox" and e ~= "production" then
+      status.raise(status.CONFIG, format("%s must be 'sandbox' or 'production'", config.ENVIRONMENT))
+    end
+    o.environment = e
+  end
+
+  local quicklysign = config.library()
+  o.user_agent = format("quicklysign-cli/%s (%s)", tostring(quicklysign.version),
+    tostring(quicklysign.curl_version))
+  local ok, client = pcall(quicklysign.new, o)
+  if not ok then
+    status.raise(status.CONFIG, "cannot set up the client: " .. misuse_text(client))
+  end
+  return client
+end
+
+-- Runs client method fn(...) and turns a raised misuse ("bad argument ...", which the CLI's own
+-- checks should have caught) into a usage failure. Returns what fn returns.
+function config.call(flag_of_field, fn, ...)
+  local result = { pcall(fn, ...) }
+  if result[1] then return result[2], result[3] end
+  local raised = result[2]
+  if type(raised) == "string" and find(raised, "^bad argument") then
+    local text = misuse_text(raised)
+    local field, rest = match(text, "^field '([^']+)': (.*)$")
+    if field and flag_of_field[field] then text = flag_of_field[field] .. ": " .. rest end
+    status.raise(status.USAGE, text)
+  end
+  if type(raised) == "string" and find(raised, "need an access token", 1, true) then
+    status.raise(status.CONFIG, "missing credentials: set " .. config.API_KEY)
+  end
+  error(raised, 0)
+end
+
+return config

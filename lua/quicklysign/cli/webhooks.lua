@@ -1,0 +1,153 @@
+-- quicklysign webhooks create|ensure|get|list|delete|logs
+local output = require "quicklysign.cli.output"
+local status = require "quicklysign.cli.status"
+
+local ipairs, find, insert = ipairs, string.find, table.insert
+local iso = output.iso8601
+
+local webhooks = {}
+
+-- How the client's argument names read on this command line (for misuse messages).
+local FLAGS = { entity_key = "--entity", callback = "--callback", webhook_key = "KEY" }
+
+-- A callback URL QuicklySign could call: absolute http(s), a host, no blanks or control
+-- characters. Whether plain http is acceptable is the client's call (only for an http API).
+local function check_callback(ctx, url)
+  if not find(url, "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#%s]+") or find(url, "[%s%c]") then
+    ctx:usage("option --callback needs an absolute http(s) URL (got something else)")
+  end
+end
+
+local function webhook_rows(wh)
+  local rows = {
+    { "key", wh.key },
+    { "entity", wh.entity_key },
+    { "callback", wh.callback },
+  }
+  if wh.webhook_key ~= nil then rows[#rows + 1] = { "webhook_key", wh.webhook_key } end
+  rows[#rows + 1] = { "created", iso(wh.date_created) }
+  rows[#rows + 1] = { "updated", iso(wh.date_updated) }
+  return rows
+end
+
+local function show_webhook(out, wh)
+  if out.json then
+    out:document(wh)
+  elseif out.quiet then
+    out:print(wh.key)
+  else
+    out:record(webhook_rows(wh))
+  end
+end
+
+function webhooks.create(ctx)
+  local o = ctx.options
+  check_callback(ctx, o.callback)
+  local client = ctx:client()
+  local wh, err = ctx:call(FLAGS, client.webhooks.create, client.webhooks,
+    { entity_key = o.entity, callback = o.callback })
+  if not wh then return ctx:fail(err) end
+  show_webhook(ctx.out, wh)
+  return status.OK
+end
+
+function webhooks.ensure(ctx)
+  local o, out = ctx.options, ctx.out
+  check_callback(ctx, o.callback)
+  local client = ctx:client()
+  local wh, created = ctx:call(FLAGS, client.webhooks.ensure, client.webhooks,
+    { entity_key = o.entity, callback = o.callback })
+  if not wh then return ctx:fail(created) end
+  if out.json then
+    out:document{ created = created == true, webhook = wh }
+  elseif out.quiet then
+    out:print(wh.key)
+  else
+    local rows = webhook_rows(wh)
+    insert(rows, 1, { "result", created and "created" or "already subscribed (nothing changed)" })
+    out:record(rows)
+  end
+  return status.OK
+end
+
+function webhooks.get(ctx)
+  local client = ctx:client()
+  local wh, err = ctx:call(FLAGS, client.webhooks.get, client.webhooks, ctx.args[1])
+  if not wh then return ctx:fail(err) end
+  show_webhook(ctx.out, wh)
+  return status.OK
+end
+
+function webhooks.list(ctx)
+  local out = ctx.out
+  local client = ctx:client()
+  local list, err = ctx:call(FLAGS, client.webhooks.list, client.webhooks,
+    ctx.options.entity and { entity_key = ctx.options.entity } or nil)
+  if not list then return ctx:fail(err) end
+  if out.json then
+    out:document(list)
+  elseif out.quiet then
+    for _, wh in ipairs(list) do out:print(wh.key) end
+  elseif #list == 0 then
+    out:notice("no webhooks")
+  else
+    local rows = {}
+    for i, wh in ipairs(list) do
+      rows[i] = { wh.key, wh.entity_key, wh.callback, iso(wh.date_created) }
+    end
+    out:table({ "KEY", "ENTITY", "CALLBACK", "CREATED" }, rows)
+  end
+  return status.OK
+end
+
+function webhooks.delete(ctx)
+  local key, entity, out = ctx.args[1], ctx.options.entity, ctx.out
+  if (key == nil) == (entity == nil) then
+    ctx:usage("give a webhook KEY or --entity KEY, not both and not neither")
+  end
+  local client = ctx:client()
+  local ok, err
+  if key then
+    ok, err = ctx:call(FLAGS, client.webhooks.delete, client.webhooks, key)
+  else
+    ok, err = ctx:call(FLAGS, client.webhooks.delete_by_entity, client.webhooks, entity)
+  end
+  if not ok then return ctx:fail(err) end
+  if out.json then
+    out:document(key and { deleted = true, webhook_key = key } or { deleted = true, entity_key = entity })
+  elseif not out.quiet then
+    out:print(key and ("deleted webhook " .. output.clean(key))
+      or ("deleted every webhook of " .. output.clean(entity)))
+  end
+  return status.OK
+end
+
+function webhooks.logs(ctx)
+  local entity, webhook, out = ctx.options.entity, ctx.options.webhook, ctx.out
+  if (entity == nil) == (webhook == nil) then
+    ctx:usage("give --entity KEY or --webhook KEY (exactly one)")
+  end
+  local client = ctx:client()
+  local logs, err = ctx:call(FLAGS, client.webhooks.logs, client.webhooks,
+    entity and { entity_key = entity } or { webhook_key = webhook })
+  if not logs then return ctx:fail(err) end
+  if out.json then
+    out:document(logs)
+  elseif out.quiet then
+    for _, entry in ipairs(logs) do out:print(entry.key) end
+  elseif #logs == 0 then
+    out:notice("no callbacks logged")
+  else
+    local rows = {}
+    for i, entry in ipairs(logs) do
+      local row = { iso(entry.date_created), entry.callback_event }
+      if entity then row[#row + 1] = entry.webhook_key or entry.subscription_key end
+      row[#row + 1] = entry.log
+      rows[i] = row
+    end
+    out:table(entity and { "CREATED", "EVENT", "WEBHOOK", "LOG" } or { "CREATED", "EVENT", "LOG" }, rows)
+  end
+  return status.OK
+end
+
+return webhooks
