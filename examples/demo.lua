@@ -14,7 +14,9 @@ local receiver_url, pdf_dir = assert(arg[2], "receiver URL"), assert(arg[3], "PD
 local TIMEOUT = 30
 
 local t0 = socket.gettime()
-local function say(fmt, ...) io.write(("  %-8s "):format(("+%.2fs"):format(socket.gettime() - t0)), fmt:format(...), "\n") end
+local function say(fmt, ...)
+  io.write(("  %-8s "):format(("+%.2fs"):format(socket.gettime() - t0)), fmt:format(...), "\n")
+end
 local function fail(fmt, ...) io.stderr:write("demo: ", fmt:format(...), "\n"); os.exit(1) end
 local function short(key) return key:sub(1, 10) .. "…" end
 
@@ -24,8 +26,13 @@ print(("quicklysign demo: API %s, receiver %s"):format(client.base_url, receiver
 -- 1. A document pack, as the QuicklySign web app would make it.
 local pack = admin:create_pack{
   name = "Employment contract",
-  signatories = { { name = "Ada Lovelace", email = "ada@example.com" }, { name = "Charles Babbage", email = "cb@example.com" } },
-  documents = { { name = "Contract" }, { name = "Annex A: Salary" }, { name = "Annex B: NDA", pdf_bytes = 2 * 1024 * 1024 } },
+  signatories = {
+    { name = "Ada Lovelace", email = "ada@example.com" },
+    { name = "Charles Babbage", email = "cb@example.com" },
+  },
+  documents = {
+    { name = "Contract" }, { name = "Annex A: Salary" }, { name = "Annex B: NDA", pdf_bytes = 2 * 1024 * 1024 },
+  },
 }
 say("pack %s %q with %d documents", short(pack.key), pack.document_pack_name, #pack.documents)
 
@@ -34,10 +41,12 @@ local callback = callbacks.callback_url(receiver_url, assert(os.getenv("QUICKLYS
 local webhook, err = client.webhooks:ensure{ entity_key = pack.key, callback = callback }
 if not webhook then fail("subscribe: %s", tostring(err)) end
 local again = client.webhooks:ensure{ entity_key = pack.key, callback = callback }
-say("subscribed: webhook %s (created), ensure again -> same webhook: %s", short(webhook.key), tostring(again.key == webhook.key))
+say("subscribed: webhook %s (created), ensure again -> same webhook: %s",
+  short(webhook.key), tostring(again.key == webhook.key))
 
 -- 3. The pack's life: its data changes, it goes out for signing, both sign, it completes.
-for _, step in ipairs{ { "update" }, { "send" }, { "sign", { signatory = 0 } }, { "sign", { signatory = 1 } }, { "complete" } } do
+local steps = { { "update" }, { "send" }, { "sign", { signatory = 0 } }, { "sign", { signatory = 1 } }, { "complete" } }
+for _, step in ipairs(steps) do
   admin:drive(pack.key, step[1], step[2])
   say("pack: %s", step[1])
 end

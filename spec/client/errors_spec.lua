@@ -207,7 +207,8 @@ describe("errors", function()
   end)
 
   it("never puts secrets in the errors of any method", function()
-    local c = emulator.client{ client_secret = SECRET, api_key = API_KEY, base_url = closed_port_url(), max_retries = 0 }
+    local c = emulator.client{ client_secret = SECRET, api_key = API_KEY, base_url = closed_port_url(),
+      max_retries = 0 }
     local calls = {
       function() return c.webhooks:get("k") end,
       function() return c.webhooks:list() end,

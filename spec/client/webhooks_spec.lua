@@ -150,7 +150,8 @@ describe("client.webhooks", function()
     local warnings = {}
     local c = emulator.client{ on_warning = function(w, info) warnings[#warnings + 1] = { w, info } end }
     emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
-      body = '{"status":{"status_code":200,"warnings":[{"code":"deprecated","message":"use v2"}]},"data":{"webhooks":[]}}' }
+      body = '{"status":{"status_code":200,"warnings":[{"code":"deprecated","message":"use v2"}]},'
+        .. '"data":{"webhooks":[]}}' }
     assert.are.same({}, assert(c.webhooks:list()))
     assert.are.equal(1, #warnings)
     assert.are.equal("deprecated", warnings[1][1].code)
@@ -180,7 +181,8 @@ describe("client.webhooks", function()
       "bad argument #1 to 'create' (field 'callback': non-empty string expected, got number)")
     assert.has_error(function() w:create{ entity_key = entity, callback = CALLBACK, callbak = 1 } end,
       "bad argument #1 to 'create' (unknown field 'callbak')")
-    assert.has_error(function() w:get() end, "bad argument #1 to 'get' (webhook_key: non-empty string expected, got nil)")
+    assert.has_error(function() w:get() end,
+      "bad argument #1 to 'get' (webhook_key: non-empty string expected, got nil)")
     assert.has_error(function() w:delete("") end)
     assert.has_error(function() w:delete_by_entity({}) end)
     assert.has_error(function() w:list("x") end, "bad argument #1 to 'list' (table expected, got string)")

@@ -1,0 +1,11 @@
+-- luacheck settings for the whole tree: `make check-lua`
+std = "max"
+max_line_length = 120
+ignore = { "212/self" }   -- methods that do not use self keep the colon for a uniform API
+
+-- code that runs inside nginx (OpenResty) sees the ngx global
+files["emulator"] = { std = "luajit", globals = { "ngx" } }
+files["lua/quicklysign/openresty.lua"] = { read_globals = { "ngx" } }
+files["examples/openresty"] = { read_globals = { "ngx" } }
+files["bench"] = { read_globals = { "ngx" } }
+files["spec"] = { std = "+busted" }
