@@ -3,6 +3,7 @@
 -- secret, API key) on its way out, whatever produced it, and text that came from the server or a
 -- callback is stripped of control characters before it reaches a terminal.
 local json = require "quicklysign.cli.json"
+local status = require "quicklysign.cli.status"
 
 local type, tostring, tonumber, ipairs, setmetatable, pcall =
   type, tostring, tonumber, ipairs, setmetatable, pcall
@@ -54,14 +55,24 @@ function Output:scrub(text)
   return text
 end
 
+-- Writes a line and flushes it (listen's lines must reach a pipe or file as they happen).
+-- Returns true, or nil and the stream's error.
 local function emit(self, stream, text)
-  stream:write(self:scrub(text), "\n")
-  stream:flush() -- listen's lines must reach a pipe or file as they happen
+  local ok, err = stream:write(self:scrub(text), "\n")
+  if ok then ok, err = stream:flush() end
+  return ok, err
+end
+
+-- stdout that cannot be written (`quicklysign listen | head -1` once head is gone) ends the
+-- command: the result has nowhere to go. (LuaSocket ignores SIGPIPE, so nothing else would.)
+local function result(self, text)
+  local ok, err = emit(self, self.stdout, text)
+  if not ok then status.raise(status.FAILED, "cannot write to standard output: " .. tostring(err)) end
 end
 
 -- A result line on stdout.
 function Output:print(text)
-  emit(self, self.stdout, text)
+  result(self, text)
 end
 
 -- A notice for people on stderr (banners, hints, "nothing found"); -q silences it.
@@ -76,7 +87,7 @@ end
 
 -- One JSON document on one stdout line.
 function Output:document(value)
-  emit(self, self.stdout, json.encode(value))
+  result(self, json.encode(value))
 end
 
 ---------------------------------------------------------------------------------------------
