@@ -4,6 +4,9 @@ local support = require "cli.support"
 local emulator = require "support.emulator"
 local commands = require "quicklysign.cli.commands"
 
+-- every test starts from an empty emulator: no packs, webhooks, faults or config changes
+before_each(function() emulator:reset() end)
+
 local run, qs = support.run, support.qs
 
 -- Every command path in the tree: {}, {"webhooks"}, {"webhooks", "create"}, ...
