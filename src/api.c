@@ -88,7 +88,11 @@ static void record_response(lua_State *L, qs_client *c, const qs_call *call,
             lua_pushvalue(L, -1);
             lua_rawgeti(L, -3, i);
             lua_pushvalue(L, last);
-            lua_call(L, 2, 0);
+            c->in_hook = 1;          /* the call under way still owns the handle */
+            int rc = lua_pcall(L, 2, 0, 0);
+            c->in_hook = 0;
+            if (rc != 0)
+                lua_error(L);        /* the hook's own error, raised to the caller */
         }
     }
     lua_settop(L, top);

@@ -53,6 +53,8 @@ qs_client *qs_check_open(lua_State *L, qs_client *c)
 {
     if (c->curl == NULL)
         luaL_error(L, "attempt to use a closed quicklysign client");
+    if (c->in_hook)
+        luaL_error(L, "attempt to use a quicklysign client from its own on_warning hook");
     return c;
 }
 
@@ -80,6 +82,8 @@ static void release_scratch(qs_client *c)
 int qs_client_close(lua_State *L)
 {
     qs_client *c = to_client(L, 1);
+    if (c->in_hook)   /* the call that runs the hook still needs the handle */
+        return luaL_error(L, "attempt to close a quicklysign client from its own on_warning hook");
     release_scratch(c);
     qs_buffer_free(&c->body);
     if (c->curl != NULL) {

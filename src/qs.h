@@ -70,6 +70,7 @@ typedef struct qs_client {
     int max_retries;
     int allow_insecure_callbacks;
     int always_200;
+    int in_hook;                /* on_warning is running: the client may not be re-entered */
     size_t max_body_size;
     unsigned long long rng;     /* jitter state, per client */
     /* Scratch owned by the client, so that a Lua error raised between two

@@ -162,6 +162,28 @@ describe("client.webhooks", function()
     assert.falsy(last.url:find(emulator.client_secret, 1, true))
   end)
 
+  it("refuses re-entry from on_warning, and passes the hook's own errors on", function()
+    local warn_body = '{"status":{"status_code":200,"warnings":[{"code":"w","message":"m"}]},'
+      .. '"data":{"webhooks":[]}}'
+    local c
+    c = emulator.client{ on_warning = function() c:close() end }
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = warn_body }
+    assert.has_error(function() c.webhooks:list() end,
+      "attempt to close a quicklysign client from its own on_warning hook")
+    assert.is_false(c:is_closed())
+    local d
+    d = emulator.client{ on_warning = function() d.webhooks:list() end }
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = warn_body }
+    assert.has_error(function() d.webhooks:list() end,
+      "attempt to use a quicklysign client from its own on_warning hook")
+    assert.are.same({}, assert(d.webhooks:list()))   -- usable again afterwards
+    local e = emulator.client{ on_warning = function() error("hook failed") end }
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = warn_body }
+    local ok, err = pcall(e.webhooks.list, e.webhooks)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("hook failed", 1, true))
+  end)
+
   it("refuses a plain-http callback unless the API itself is plain http", function()
     local c = quicklysign.new{ client_id = "id", client_secret = "s", base_url = "https://127.0.0.1:1/v1" }
     assert.has_error(function() c.webhooks:create{ entity_key = entity, callback = "http://x/cb" } end)
