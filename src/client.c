@@ -66,15 +66,7 @@ double qs_deadline(const qs_client *c)
 /* Drops what an interrupted call may have left: a half-written download. */
 static void release_scratch(qs_client *c)
 {
-    if (c->file != NULL) {
-        fclose(c->file);
-        c->file = NULL;
-    }
-    if (c->file_tmp != NULL) {
-        unlink(c->file_tmp);
-        free(c->file_tmp);
-        c->file_tmp = NULL;
-    }
+    qs_discard_temp(c);
     curl_slist_free_all(c->headers);
     c->headers = NULL;
 }

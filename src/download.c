@@ -37,7 +37,8 @@ static int open_temp(lua_State *L, qs_client *c, const char *path)
     return 1;
 }
 
-static void discard_temp(qs_client *c)
+/* Closes and removes an unfinished download's temporary file, if any. */
+void qs_discard_temp(qs_client *c)
 {
     if (c->file != NULL)
         fclose(c->file);
@@ -53,7 +54,7 @@ static int io_error(lua_State *L, qs_client *c, const char *url, const char *wha
                     const char *path, int err)
 {
     int saved = err;
-    discard_temp(c);
+    qs_discard_temp(c);
     lua_pushfstring(L, "%s %s: %s", what, path, strerror(saved));
     qs_push_error(L, c, "io", 0, "GET", url, lua_tostring(L, -1));
     lua_pushinteger(L, saved);
@@ -71,7 +72,7 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
                      (c->access_token != NULL || c->api_key != NULL);
     int attempt = 0, reminted = 0, redirects = 0;
 
-    discard_temp(c);
+    qs_discard_temp(c);
     if (!open_temp(L, c, path))
         return io_error(L, c, url, "cannot create", path, errno);
     lua_pushstring(L, url);
@@ -81,7 +82,7 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
         lua_settop(L, url_idx);
         const char *cur = lua_tostring(L, url_idx);
         if (with_token && qs_ensure_token(L, c, &call) == 2) {
-            discard_temp(c);
+            qs_discard_temp(c);
             return qs_keep_top2(L, top);
         }
         if (!qs_build_headers(c, 0, with_token))
@@ -122,14 +123,14 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
             return 1;
         } else if (t.status >= 300 && t.status < 400 && t.redirect != NULL) {
             if (!qs_same_origin(t.redirect, cur)) {
-                discard_temp(c);
+                qs_discard_temp(c);
                 qs_push_error(L, c, "http", t.status, "GET", cur,
                               "refused a redirect to another origin");
                 qs_error_set_string(L, c, "location", t.redirect);
                 return qs_return_error(L);
             }
             if (++redirects > QS_MAX_REDIRECTS) {
-                discard_temp(c);
+                qs_discard_temp(c);
                 qs_push_error(L, c, "http", t.status, "GET", cur, "too many redirects");
                 return qs_return_error(L);
             }
@@ -161,7 +162,7 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
                 continue;
             }
         }
-        discard_temp(c);
+        qs_discard_temp(c);
         lua_pushinteger(L, attempt + 1);
         lua_setfield(L, -2, "attempts");
         return qs_return_error(L);

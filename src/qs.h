@@ -175,6 +175,7 @@ void qs_str_replace(char **slot, const char *value);
 /* download.c */
 int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
                 const char *path, double deadline);
+void qs_discard_temp(qs_client *c);
 
 /* args.c */
 void qs_check_fields(lua_State *L, int idx, const char *method, const char *const *allowed);

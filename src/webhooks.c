@@ -6,13 +6,13 @@
 
 #include "qs.h"
 
-static void check_callback(lua_State *L, qs_client *c, const char *callback)
+static void check_callback(lua_State *L, qs_client *c, const char *callback, const char *method)
 {
     if (!qs_is_http_url(callback) || strpbrk(callback, " \t\r\n") != NULL)
-        luaL_error(L, "bad argument #1 to 'create' (field 'callback': an http(s) URL expected)");
+        luaL_error(L, "bad argument #1 to '%s' (field 'callback': an http(s) URL expected)", method);
     if (!c->allow_insecure_callbacks && strncmp(callback, "https://", 8) != 0)
-        luaL_error(L, "bad argument #1 to 'create' (field 'callback': QuicklySign calls https "
-                      "URLs only; set allow_insecure_callbacks = true for local development)");
+        luaL_error(L, "bad argument #1 to '%s' (field 'callback': QuicklySign calls https "
+                      "URLs only; set allow_insecure_callbacks = true for local development)", method);
 }
 
 /* ---- calls ------------------------------------------------------------ */
@@ -66,19 +66,34 @@ static int do_list(lua_State *L, qs_client *c, int ci, const char *entity_key, d
     return qs_api_list(L, c, &call, QS_PATH_WEBHOOKS, query, 2, "webhooks");
 }
 
+/* Checks self and the {entity_key = K, callback = URL} of create and ensure.
+   Leaves the client on the stack (at s.ci); the strings stay anchored in args. */
+typedef struct subscription {
+    qs_client *c;
+    int ci;
+    const char *entity_key, *callback;
+} subscription;
+
+static subscription check_subscription(lua_State *L, const char *method)
+{
+    static const char *const fields[] = { "entity_key", "callback", NULL };
+    subscription s;
+    lua_settop(L, 2);
+    s.c = qs_resource_client(L, 1, QS_WEBHOOKS_MT, method);
+    s.ci = lua_gettop(L);
+    qs_check_args_table(L, 2, 0);
+    qs_check_fields(L, 2, method, fields);
+    s.entity_key = qs_field_string(L, 2, "entity_key", method, 1);
+    s.callback = qs_field_string(L, 2, "callback", method, 1);
+    check_callback(L, s.c, s.callback, method);
+    return s;
+}
+
 /* webhooks:create{entity_key = K, callback = URL} --> webhook */
 static int wh_create(lua_State *L)
 {
-    static const char *const fields[] = { "entity_key", "callback", NULL };
-    lua_settop(L, 2);
-    qs_client *c = qs_resource_client(L, 1, QS_WEBHOOKS_MT, "create");
-    int ci = lua_gettop(L);
-    qs_check_args_table(L, 2, 0);
-    qs_check_fields(L, 2, "create", fields);
-    const char *entity_key = qs_field_string(L, 2, "entity_key", "create", 1);
-    const char *callback = qs_field_string(L, 2, "callback", "create", 1);
-    check_callback(L, c, callback);
-    return do_create(L, c, ci, entity_key, callback, qs_deadline(c));
+    subscription s = check_subscription(L, "create");
+    return do_create(L, s.c, s.ci, s.entity_key, s.callback, qs_deadline(s.c));
 }
 
 /* webhooks:get(webhook_key) --> webhook */
@@ -164,15 +179,10 @@ static int wh_logs(lua_State *L)
  */
 static int wh_ensure(lua_State *L)
 {
-    static const char *const fields[] = { "entity_key", "callback", NULL };
-    lua_settop(L, 2);
-    qs_client *c = qs_resource_client(L, 1, QS_WEBHOOKS_MT, "ensure");
-    int ci = lua_gettop(L);
-    qs_check_args_table(L, 2, 0);
-    qs_check_fields(L, 2, "ensure", fields);
-    const char *entity_key = qs_field_string(L, 2, "entity_key", "ensure", 1);
-    const char *callback = qs_field_string(L, 2, "callback", "ensure", 1);
-    check_callback(L, c, callback);
+    subscription s = check_subscription(L, "ensure");
+    qs_client *c = s.c;
+    int ci = s.ci;
+    const char *entity_key = s.entity_key, *callback = s.callback;
     double deadline = qs_deadline(c);
     if (do_list(L, c, ci, entity_key, deadline) == 2)
         return 2;
