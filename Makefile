@@ -15,7 +15,7 @@ SOURCES       := $(wildcard src/*.c)
 HEADERS       := $(wildcard src/*.h)
 MODULES       := $(foreach f,$(FLAVOURS),build/$(f)/quicklysign/core.so)
 
-.PHONY: all build deps test demo bench check check-c check-lua check-valgrind check-asan rock clean help
+.PHONY: all build deps deps-check test demo bench check check-c check-lua check-valgrind check-asan rock clean help
 
 all: build
 
@@ -28,7 +28,10 @@ help:
 	@echo "make rock    luarocks make into ./.tree (what users get)"
 
 deps:
-	@scripts/install-deps all
+	@scripts/install-deps test
+
+deps-check:
+	@scripts/install-deps check
 
 build: $(MODULES)
 
@@ -45,7 +48,7 @@ demo: deps build
 bench: deps build
 	bench/run
 
-check: deps check-c check-lua check-valgrind check-asan
+check: deps-check check-c check-lua check-valgrind check-asan
 
 check-c:
 	$(MAKE) -B build CFLAGS="-O2 -g -Werror"
