@@ -248,6 +248,12 @@ describe("quicklysign configuration errors", function()
     assert_config_error(r, "api error 401 unauthorised")
   end)
 
+  it("says how to get the C module when it cannot be loaded", function()
+    local r = qs({ "webhooks", "list" }, { LUA_CPATH = "/nonexistent/?.so" })
+    assert_config_error(r, "cannot load the quicklysign module")
+    assert.truthy(r.stderr:find("make build", 1, true))
+  end)
+
   it("lets --base-url win over QUICKLYSIGN_BASE_URL", function()
     local r = qs({ "webhooks", "list", "--json", "--base-url", emulator.base_url },
       { QUICKLYSIGN_BASE_URL = "http://127.0.0.1:9/v1" })

@@ -11,7 +11,7 @@ before_each(function() emulator:reset() end)
 local CALLBACK = "https://app.example.com/quicklysign?token=abc"
 
 local function ok(r)
-  assert.are.equal(0, r.code, "exit " .. tostring(r.code) .. ": " .. r.stderr)
+  assert.are.equal(0, r.code, "exit " .. tostring(r.code) .. ": " .. r.stderr .. r.stdout)
   return r
 end
 
@@ -122,9 +122,23 @@ describe("quicklysign webhooks get", function()
     assert.truthy(r.stderr:find("^quicklysign: api error 404"), r.stderr)
   end)
 
+  it("takes a key that begins with a dash as an argument", function()
+    local r = qs{ "webhooks", "get", "-no-such-webhook" }
+    assert.are.equal(4, r.code, r.stderr)
+  end)
+
   it("takes a key after -- even when it looks like an option", function()
     local r = qs{ "webhooks", "get", "--", "--no-such-key" }
     assert.are.equal(4, r.code, r.stderr)
+  end)
+
+  it("takes a key that begins with -- as an argument or a value (keys are 50+ characters)", function()
+    local key = "--" .. ("k"):rep(60)
+    local r = qs{ "webhooks", "get", key }
+    assert.are.equal(4, r.code, r.stderr)
+    r = qs{ "webhooks", "list", "--entity", key, "--json" }
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.same({}, support.json(r.stdout))
   end)
 end)
 

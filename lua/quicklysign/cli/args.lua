@@ -7,14 +7,18 @@
 --     min =, max =, choices = {...}, required = true }
 -- and its value lands in options[<name with - as _>].
 --
--- What counts as an option: "--name", "--name=value" (name starting with a letter) and "-x" (one
--- letter). Everything else is an argument, so keys that begin with a dash ("-Wx3...", as
--- URL-safe keys may) need no quoting; "--" ends the options for the rare key that begins "--".
+-- What counts as an option: "--name", "--name=value" (a name of letters, digits and dashes that
+-- starts with a letter, at most MAX_NAME long) and "-x" (one letter). Everything else is an
+-- argument, so the API's keys (50 to 120 URL-safe characters, which may begin with "-" or "--")
+-- need no quoting. An option's value is refused only when it is itself an option of the
+-- command ("--entity --json" forgot the key). "--" ends the options.
 local type, ipairs, tonumber, tostring = type, ipairs, tonumber, tostring
 local match, gsub, format, concat, floor =
   string.match, string.gsub, string.format, table.concat, math.floor
 
-local args = {}
+local args = {
+  MAX_NAME = 32,
+}
 
 -- Usage errors carry the node they happened in and the words that named it, so that the hint
 -- names the right --help.
@@ -30,7 +34,9 @@ end
 
 -- Whether a word is an option by the rules above (the "--" terminator aside).
 local function option_like(word)
-  return match(word, "^%-%-%a") ~= nil or match(word, "^%-%a$") ~= nil
+  if match(word, "^%-%a$") then return true end
+  local name = match(word, "^%-%-(%a[%w%-_]*)=") or match(word, "^%-%-(%a[%w%-_]*)$")
+  return name ~= nil and #name <= args.MAX_NAME
 end
 
 function args.child(node, name)
@@ -130,7 +136,9 @@ function args.parse(argv, root)
         if value == nil then
           i = i + 1
           value = argv[i]
-          if value == nil or (option_like(value) and value ~= "-") then
+          local other = value and option_like(value) and
+            (long[match(value, "^%-%-([^=]+)") or ""] or short[match(value, "^%-(%a)$") or ""])
+          if value == nil or other then
             return usage_error(node, path, format("option --%s needs a value (%s)", spec.name, spec.value))
           end
         end

@@ -34,8 +34,8 @@ local root = {
     { "QUICKLYSIGN_LISTEN_TOKEN", "default for listen --token" },
   },
   notes = {
-    "Keys are arguments even when they begin with '-'; a key that begins with '--'",
-    "goes after a '--' argument (quicklysign webhooks get -- --key...).",
+    "Keys are arguments even when they begin with '-' or '--'; after a '--' argument",
+    "every word is one.",
   },
 }
 

@@ -4,7 +4,7 @@
 local status = require "quicklysign.cli.status"
 
 local type, pcall, require, tostring, error = type, pcall, require, tostring, error
-local match, find, format, concat = string.match, string.find, string.format, table.concat
+local match, find, sub, format, concat = string.match, string.find, string.sub, string.format, table.concat
 
 local config = {
   CLIENT_ID = "QUICKLYSIGN_CLIENT_ID",
@@ -39,8 +39,15 @@ end
 function config.library()
   local ok, quicklysign = pcall(require, "quicklysign")
   if not ok then
-    local first_line = match(tostring(quicklysign), "^[^\n]*")
-    status.raise(status.CONFIG, "cannot load the quicklysign module: " .. first_line,
+    -- the loader's first line, and the reason on the next one when it gives one (a dlopen
+    -- error), but not the long list of places it searched
+    local text = tostring(quicklysign)
+    local first, second = match(text, "^([^\n]*)\n[ \t]*([^\n]*)")
+    if not first then first = text end
+    if second and sub(first, -1) == ":" and not find(second, "^no f") then
+      first = first .. " " .. second
+    end
+    status.raise(status.CONFIG, "cannot load the quicklysign module: " .. first,
       "build it with 'make build' and set LUA_CPATH, or install the rock")
   end
   return quicklysign
