@@ -56,6 +56,9 @@ static int is_null(lua_State *L, int idx)
  */
 static void normalise(lua_State *L)
 {
+    /* A key, a value and two temporaries per level: a C function is only
+       promised LUA_MINSTACK slots, and cjson nests up to QS_JSON_MAX_DEPTH. */
+    luaL_checkstack(L, 4, "quicklysign: JSON nested too deeply");
     lua_pushnil(L);
     while (lua_next(L, -2) != 0) {
         if (is_null(L, -1)) {

@@ -1,0 +1,39 @@
+-- What a hostile server, or an unusual but valid caller, must not be able to
+-- do to the C core: corrupt memory, crash the Lua state, or draw a secret out.
+-- Some of these only fail under valgrind or ASan (scripts/run-tests --valgrind
+-- / --asan): the plain run checks the observable result.
+local quicklysign = require "quicklysign"
+local emulator = require "support.emulator"
+
+before_each(function() emulator:reset() end)
+
+-- Calls f(...) in a fresh coroutine (a small Lua stack) from a Lua function
+-- with `pad` locals, so that the C call starts at a chosen stack depth.
+local function at_depth(pad, f, ...)
+  local names = {}
+  for i = 1, pad do names[i] = "x" .. i end
+  local src = "local f = ... " .. (pad > 0 and ("local " .. table.concat(names, ", ") .. " = 0 ") or "")
+    .. "return f(select(2, ...))"
+  local co = coroutine.create(assert(load(src)))
+  collectgarbage()
+  collectgarbage()   -- shrinks the stacks that earlier calls grew
+  local res = { coroutine.resume(co, f, ...) }
+  assert(res[1], res[2])
+  return table.unpack(res, 2, 3)
+end
+
+describe("a hostile server", function()
+  it("cannot overflow the Lua stack with JSON nested as deep as the decoder allows", function()
+    local c = emulator.client{ max_retries = 0 }
+    for _, body in ipairs{ ("["):rep(64) .. "1.5" .. ("]"):rep(64),
+                           ('{"a":'):rep(63) .. "1" .. ("}"):rep(63) } do
+      for pad = 0, 60, 4 do
+        emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = body }
+        local wh, err = at_depth(pad, function() return c.webhooks:list() end)
+        assert.is_nil(wh)
+        assert.are.equal("decode", err.kind)
+        assert.truthy(err.message:find("not a QuicklySign envelope", 1, true))
+      end
+    end
+  end)
+end)
