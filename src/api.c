@@ -158,8 +158,9 @@ int qs_read_response(lua_State *L, qs_client *c, const qs_call *call,
         lua_getfield(L, env, "status");
         if (lua_istable(L, -1)) {
             lua_getfield(L, -1, "status_code");
-            if (lua_isnumber(L, -1)) {
-                status = (long)lua_tonumber(L, -1);   /* the envelope wins */
+            lua_Number code = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 0;
+            if (code >= 100 && code < 1000) {   /* an HTTP status, so the cast is defined */
+                status = (long)code;            /* the envelope wins */
                 status_idx = lua_gettop(L) - 1;
             }
             lua_pop(L, 1);

@@ -37,3 +37,17 @@ describe("a hostile server", function()
     end
   end)
 end)
+
+describe("a hostile envelope", function()
+  it("cannot pass a status_code that no HTTP status is", function()
+    local c = emulator.client{ max_retries = 0 }
+    for _, code in ipairs{ "1e300", "-1e300", "1e400", "4294967496", "-200" } do
+      emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
+        body = '{"status":{"status_code":' .. code .. '},"data":{"webhooks":[]}}' }
+      local wh, err = c.webhooks:list()
+      assert.is_nil(wh, code)
+      assert.are.equal("decode", err.kind, code)
+      assert.are.equal(200, err.status, code)
+    end
+  end)
+end)
