@@ -51,6 +51,20 @@ static const char *string_field(lua_State *L, int idx, const char *name)
     return s;
 }
 
+/* Pushes t[name] (t at idx) with every secret removed: the server may echo
+   them, and what it says ends up in last_response and in on_warning. */
+static void push_redacted_field(lua_State *L, qs_client *c, int idx, const char *name)
+{
+    lua_getfield(L, idx, name);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        qs_push_redacted(L, c, lua_tostring(L, -1));
+        lua_remove(L, -2);
+    } else if (lua_istable(L, -1)) {
+        qs_push_redacted_copy(L, c, lua_gettop(L), 3);
+        lua_remove(L, -2);
+    }
+}
+
 /* Calls on_warning(warning, {method=, url=}) for each warning, and records
    the last response in the client's uservalue. Envelope at env_idx. */
 static void record_response(lua_State *L, qs_client *c, const qs_call *call,
@@ -70,9 +84,9 @@ static void record_response(lua_State *L, qs_client *c, const qs_call *call,
     if (env_idx != 0) {
         lua_getfield(L, env_idx, "status");
         if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, "warnings");
+            push_redacted_field(L, c, lua_gettop(L), "warnings");
             lua_setfield(L, last, "warnings");
-            lua_getfield(L, -1, "information");
+            push_redacted_field(L, c, lua_gettop(L), "information");
             lua_setfield(L, last, "information");
         }
         lua_pop(L, 1);

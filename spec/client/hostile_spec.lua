@@ -51,3 +51,44 @@ describe("a hostile envelope", function()
     end
   end)
 end)
+
+-- Every string reachable from v (keys too), down to a few levels.
+local function all_text(v)
+  local out = {}
+  local function walk(x, depth)
+    if type(x) ~= "table" then out[#out + 1] = tostring(x) return end
+    if depth > 5 then return end
+    for k, y in pairs(x) do
+      out[#out + 1] = tostring(k)
+      walk(y, depth + 1)
+    end
+  end
+  walk(v, 0)
+  return table.concat(out, "\n")
+end
+
+local function assert_no_secret(v, secrets)
+  local text = all_text(v)
+  for _, s in ipairs(secrets or { emulator.client_secret, emulator.api_key }) do
+    assert.falsy(text:find(s, 1, true), text)
+  end
+end
+
+describe("redaction", function()
+  it("covers the warnings and information of last_response and on_warning", function()
+    local SECRET = emulator.client_secret
+    local seen = {}
+    local c = emulator.client{ on_warning = function(w, info) seen[#seen + 1] = { w, info } end }
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
+      body = '{"status":{"status_code":200,"warnings":[{"code":"echo","message":"you sent ' .. SECRET
+        .. '","detail":{"' .. SECRET .. '":"' .. SECRET .. '"}}],"information":"' .. SECRET
+        .. '"},"data":{"webhooks":[]}}' }
+    assert.are.same({}, assert(c.webhooks:list()))
+    local last = c:last_response()
+    assert.are.equal("echo", last.warnings[1].code)
+    assert.truthy(last.warnings[1].message:find("[REDACTED]", 1, true))
+    assert_no_secret(last)
+    assert.are.equal(1, #seen)
+    assert_no_secret(seen)
+  end)
+end)
