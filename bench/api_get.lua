@@ -72,7 +72,7 @@ local function curl_words(n)
   return { "curl", "-K", cfg }
 end
 local curl_ir = proc.callgrind_slope(curl_words, LO, HI)
-for _, flavour in ipairs(env.flavours) do
+for _, flavour in ipairs(env.count_flavours) do
   local ours_ir = proc.callgrind_slope(function(n)
     return env.driver_words(flavour, "get.lua", emu.base_url, key, n)
   end, LO, HI)

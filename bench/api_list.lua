@@ -80,7 +80,7 @@ end
 
 local LO, HI = 1, env.pick(3, 2)
 local curl_ir = proc.callgrind_slope(curl_words, LO, HI)
-for _, flavour in ipairs(env.flavours) do
+for _, flavour in ipairs(env.count_flavours) do
   local ours_ir = proc.callgrind_slope(function(m)
     return env.driver_words(flavour, "list.lua", emu.base_url, m, COUNT)
   end, LO, HI)

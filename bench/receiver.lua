@@ -12,7 +12,7 @@ local rows = require "lib.rows"
 local fmt, format, quote = stats.fmt, string.format, proc.quote
 
 local DURATION = env.pick(5, 1)
-local ROUNDS = env.pick(4, 1)
+local ROUNDS = env.pick(6, 1)
 local TOKEN = "bench-callback-token-0123456789abcdef"   -- as bench/receiver/receiver_app.lua
 local port = assert(tonumber(os.getenv("QS_BENCH_RECEIVER_PORT")), "QS_BENCH_RECEIVER_PORT is not set")
 local prefix = env.tmp .. "/receiver"
@@ -110,6 +110,37 @@ local function bench()
   end
 end
 
-local ok, err = pcall(bench)
+-- the parts of the receiving path, timed inside the nginx worker, each against cjson.decode
+local function micro()
+  local rounds, m = env.pick(15, 3), env.pick(500, 200)
+  local fh = assert(io.open(env.root .. "/bench/fixtures/callback.json", "rb"))
+  local body = fh:read("a"):gsub("%s+$", "")
+  fh:close()
+  local out = proc.output(format("curl -s -S -f -H 'Content-Type: application/json' --data-binary %s %s",
+    quote(body), quote(base .. "/micro?token=" .. TOKEN .. "&rounds=" .. rounds .. "&m=" .. m)))
+  local s = { decode = {}, verify = {}, request = {}, timer = {} }
+  local lines = {}
+  for line in out:gmatch("[^\n]+") do
+    for k, v in line:gmatch("(%a+)=([%d.]+)") do table.insert(s[k], v / m * 1e6) end
+    lines[#lines + 1] = line
+  end
+  assert(#s.decode == rounds, "unexpected /micro answer:\n" .. out)
+  rows.raw("receiver_micro", format("CPU seconds per block of %d calls, inside the nginx worker", m), lines)
+  local decode_us = fmt(stats.median(s.decode)) .. " µs"
+  for _, r in ipairs({
+    { "5 part: router:verify in nginx (CPU)", "verify", "token, content type, parse" },
+    { "5 part: request tables in nginx (CPU)", "request", "get_method, get_headers, get_uri_args" },
+    { "5 part: ngx.timer.at per callback (CPU)", "timer", "scheduling only (respond = first)" },
+  }) do
+    rows.add{ bench = r[1], flavour = "luajit", ours = fmt(stats.median(s[r[2]])) .. " µs (" .. r[3] .. ")",
+      anchor = decode_us, summary = stats.ratios(s[r[2]], s.decode),
+      anchor_is = "cjson.decode(body) in the same worker, same rounds" }
+  end
+end
+
+local ok, err = pcall(function()
+  bench()
+  micro()
+end)
 stop()
 if not ok then error(err, 0) end

@@ -30,7 +30,7 @@ local facts = {
   { "uname -r", sh("uname -r") },
   { "cpu", cpu },
   { "libcurl", sh("curl --version | head -1 | grep -o 'libcurl/[^ ]*'") },
-  { "lua", sh("lua5.4 -v") .. "; " .. sh("luajit -v") },
+  { "lua", sh("lua5.4 -v | cut -d' ' -f1,2") .. ", " .. sh("luajit -v | cut -d' ' -f1,2") },
   { "nginx", (sh("nginx -v 2>&1 | cat"):gsub("^nginx version: ", "")) },
   { "commit", sh("git rev-parse --short HEAD") },
 }

@@ -4,7 +4,7 @@
 --   parse.lua count WHAT N N calls of WHAT, for callgrind slopes: parse, handle, decode, or a
 --                          part of handle: token (the constant-time token compare), ctype (the
 --                          content-type check), verify, dispatch
--- The body is the vendor's callback as the emulator sends it (keys of realistic length).
+-- The body is the vendor's callback as the emulator sends it (bench/fixtures/callback.json).
 local callbacks = require "quicklysign.callbacks"
 local auth = require "quicklysign.callbacks.auth"
 local parse_module = require "quicklysign.callbacks.parse"
@@ -12,13 +12,11 @@ local cjson = require "cjson"
 
 local clock, format = os.clock, string.format
 
-local PACK_KEY = ("Pk7_x-Q2"):rep(10) .. "Ab3_zX"                  -- 86 characters
-local WEBHOOK_KEY = ("Wh9-y_R4"):rep(9) .. "Cd5_wY"                -- 78 characters
 local TOKEN = "s3cr3t-callback-token-0123456789abcdef"
-local BODY = cjson.encode{
-  callback_event = "document_status_changed", entity_key = PACK_KEY, entity_type = "Document",
-  subscription_key = WEBHOOK_KEY, webhook_key = WEBHOOK_KEY,
-}
+-- bench/fixtures/callback.json: keys of 86 (pack) and 78 (webhook) characters
+local fixture = assert(io.open(arg[0]:gsub("drivers/[^/]*$", "") .. "fixtures/callback.json", "rb"))
+local BODY = fixture:read("*a"):gsub("%s+$", "")
+fixture:close()
 
 local router = callbacks.router{ token = TOKEN, log = false }
 router:on("document_status_changed", function() end)

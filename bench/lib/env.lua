@@ -10,6 +10,8 @@ env.root = assert(getenv("QS_BENCH_ROOT"), "QS_BENCH_ROOT is not set (run bench/
 env.quick = getenv("QS_BENCH_QUICK") == "1"
 env.tmp = assert(getenv("QS_BENCH_TMP"), "QS_BENCH_TMP is not set (run bench/run)")
 env.flavours = { "lua5.4", "luajit" }
+-- the flavours whose callgrind/strace counts are taken (a quick run counts Lua 5.4 only)
+env.count_flavours = env.quick and { "lua5.4" } or env.flavours
 
 --- Size by mode: env.pick(full, quick).
 function env.pick(full, quick)

@@ -1,14 +1,15 @@
 -- luacheck: globals wrk done
---- wrk script for benchmark 5: POSTs the vendor's callback JSON (as the emulator sends it), then
--- prints one machine-readable line: RESULT requests= rps= p50_us= p99_us= non2xx= errors=
+--- wrk script for benchmark 5: POSTs the vendor's callback JSON (bench/fixtures/callback.json,
+-- found through QS_BENCH_ROOT), then prints one machine-readable line:
+-- RESULT requests= rps= p50_us= p99_us= non2xx= errors=
+local f = assert(io.open((os.getenv("QS_BENCH_ROOT") or ".") .. "/bench/fixtures/callback.json", "rb"))
+local body = f:read("*a"):gsub("%s+$", "")
+f:close()
+
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["User-Agent"] = "QuicklySign-Emulator"
-wrk.body = '{"callback_event":"document_status_changed",'
-  .. '"entity_key":"Pk7_x-Q2Pk7_x-Q2Pk7_x-Q2Pk7_x-Q2Pk7_x-Q2Pk7_x-Q2Pk7_x-Q2Pk7_x-Q2Pk7_x-Q2Pk7_x-Q2Ab3_zX",'
-  .. '"entity_type":"Document",'
-  .. '"subscription_key":"Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Cd5_wY",'
-  .. '"webhook_key":"Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Wh9-y_R4Cd5_wY"}'
+wrk.body = body
 
 function done(summary, latency)
   local e = summary.errors
