@@ -173,6 +173,19 @@ describe("quicklysign usage errors", function()
   it("refuses a callback that is not an absolute http(s) URL", function()
     assert_usage_error(qs{ "webhooks", "create", "--entity", "e", "--callback", "example.com/cb" },
       "--callback needs an absolute http(s) URL", "webhooks create ")
+    -- a usage error, even before the credentials are looked at
+    assert_usage_error(run{ "webhooks", "ensure", "--entity", "e", "--callback", "example.com/cb" },
+      "--callback needs an absolute http(s) URL", "webhooks ensure ")
+  end)
+
+  it("refuses a plain http callback when the API is https (checked before any call)", function()
+    for _, env in ipairs{ { QUICKLYSIGN_BASE_URL = false }, { QUICKLYSIGN_BASE_URL = false,
+        QUICKLYSIGN_ENVIRONMENT = "production" } } do
+      for _, command in ipairs{ "create", "ensure" } do
+        local r = qs({ "webhooks", command, "--entity", "e", "--callback", "http://127.0.0.1:8090/" }, env)
+        assert_usage_error(r, "option --callback needs an https URL", "webhooks " .. command .. " ")
+      end
+    end
   end)
 
   it("refuses --base-url and --environment together, and a bad --base-url", function()

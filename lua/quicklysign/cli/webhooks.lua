@@ -2,7 +2,7 @@
 local output = require "quicklysign.cli.output"
 local status = require "quicklysign.cli.status"
 
-local ipairs, find, insert = ipairs, string.find, table.insert
+local ipairs, find, lower, insert = ipairs, string.find, string.lower, table.insert
 local iso = output.iso8601
 
 local webhooks = {}
@@ -11,10 +11,18 @@ local webhooks = {}
 local FLAGS = { entity_key = "--entity", callback = "--callback", webhook_key = "KEY" }
 
 -- A callback URL QuicklySign could call: absolute http(s), a host, no blanks or control
--- characters. Whether plain http is acceptable is the client's call (only for an http API).
+-- characters; https unless the API itself is plain http (the local emulator), as the client
+-- decides it too, but said in the command line's terms.
 local function check_callback(ctx, url)
   if not find(url, "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#%s]+") or find(url, "[%s%c]") then
     ctx:usage("option --callback needs an absolute http(s) URL (got something else)")
+  end
+end
+
+local function check_callback_scheme(ctx, client, url)
+  if find(lower(client.base_url), "^https://") and not find(lower(url), "^https://") then
+    ctx:usage("option --callback needs an https URL: QuicklySign calls https URLs only "
+      .. "(to reach 'quicklysign listen', subscribe an https tunnel to it)")
   end
 end
 
@@ -44,6 +52,7 @@ function webhooks.create(ctx)
   local o = ctx.options
   check_callback(ctx, o.callback)
   local client = ctx:client()
+  check_callback_scheme(ctx, client, o.callback)
   local wh, err = ctx:call(FLAGS, client.webhooks.create, client.webhooks,
     { entity_key = o.entity, callback = o.callback })
   if not wh then return ctx:fail(err) end
@@ -55,6 +64,7 @@ function webhooks.ensure(ctx)
   local o, out = ctx.options, ctx.out
   check_callback(ctx, o.callback)
   local client = ctx:client()
+  check_callback_scheme(ctx, client, o.callback)
   local wh, created = ctx:call(FLAGS, client.webhooks.ensure, client.webhooks,
     { entity_key = o.entity, callback = o.callback })
   if not wh then return ctx:fail(created) end
