@@ -10,20 +10,82 @@
 #define REDACTED "REDACTED"
 #define QS_MIN_SCRUB 4   /* shorter secrets would garble every message */
 
-/* Replaces every occurrence of secret in the string on top. */
+static int hex_value(unsigned char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Length of the secret's occurrence at the start of s[0..n), 0 when there is
+ * none. It is found as the client sent it or as a server may echo it back:
+ * raw, percent-encoded (%2B or %2b, '+' for a space, any mix of encoded and
+ * plain characters), or JSON-escaped ("\/", "\"", "\\").
+ */
+static size_t secret_at(const char *s, size_t n, const char *secret, size_t slen)
+{
+    if (n >= slen && memcmp(s, secret, slen) == 0)
+        return slen;
+    size_t j = 0;
+    for (size_t k = 0; k < slen; k++) {
+        unsigned char want = (unsigned char)secret[k];
+        unsigned char got;
+        if (j >= n)
+            return 0;
+        if (s[j] == '%' && j + 2 < n && hex_value((unsigned char)s[j + 1]) >= 0 &&
+            hex_value((unsigned char)s[j + 2]) >= 0) {
+            got = (unsigned char)(hex_value((unsigned char)s[j + 1]) * 16 +
+                                  hex_value((unsigned char)s[j + 2]));
+            j += 3;
+        } else if (s[j] == '\\' && j + 1 < n && (s[j + 1] == '/' || s[j + 1] == '"' || s[j + 1] == '\\')) {
+            got = (unsigned char)s[j + 1];
+            j += 2;
+        } else if (s[j] == '+' && want == ' ') {
+            got = ' ';
+            j++;
+        } else {
+            got = (unsigned char)s[j];
+            j++;
+        }
+        if (got != want)
+            return 0;
+    }
+    return j;
+}
+
+/* Replaces every occurrence of secret (in any form secret_at knows) in
+   the string on top. */
 static void scrub(lua_State *L, const char *secret)
 {
     size_t len, slen;
     const char *s = lua_tolstring(L, -1, &len);
-    if (secret == NULL || (slen = strlen(secret)) < QS_MIN_SCRUB || strstr(s, secret) == NULL)
+    if (secret == NULL || (slen = strlen(secret)) < QS_MIN_SCRUB)
+        return;
+    size_t i = 0, hit = 0;
+    while (i < len && (hit = secret_at(s + i, len - i, secret, slen)) == 0)
+        i++;
+    if (hit == 0)
         return;
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    for (const char *hit; (hit = strstr(s, secret)) != NULL; s = hit + slen) {
-        luaL_addlstring(&b, s, (size_t)(hit - s));
-        luaL_addstring(&b, "[" REDACTED "]");
+    luaL_addlstring(&b, s, i);
+    while (i < len) {
+        if (hit == 0)
+            hit = secret_at(s + i, len - i, secret, slen);
+        if (hit > 0) {
+            luaL_addstring(&b, "[" REDACTED "]");
+            i += hit;
+            hit = 0;
+        } else {
+            luaL_addchar(&b, s[i]);
+            i++;
+        }
     }
-    luaL_addstring(&b, s);
     luaL_pushresult(&b);
     lua_remove(L, -2);
 }

@@ -92,3 +92,32 @@ describe("redaction", function()
     assert_no_secret(seen)
   end)
 end)
+
+describe("redaction of an echoed secret", function()
+  -- A secret with characters that URLs and JSON escape.
+  local ODD = "s3cr+t/w1th=odd&chars"
+  local function forms(s)
+    local upper = s:gsub("[^%w%-%._~]", function(ch) return ("%%%02X"):format(ch:byte()) end)
+    local lower = s:gsub("[^%w%-%._~]", function(ch) return ("%%%02x"):format(ch:byte()) end)
+    return { s, upper, lower, (s:gsub("/", "\\/")) }
+  end
+
+  it("catches it percent-encoded (either case) and JSON-escaped, wherever it appears", function()
+    local c = emulator.client{ client_secret = ODD, api_key = ODD:reverse() }
+    local f = forms(ODD)
+    local k = forms(ODD:reverse())
+    local function json_str(s) return (s:gsub("\\", "\\\\")) end
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 400,
+      body = '{"status":{"status_code":400,"errors":[{"code":"bad","message":"query client_id=x&client_secret='
+        .. f[2] .. ' or ' .. f[3] .. ' or ' .. json_str(f[4]) .. ' key ' .. k[2] .. ' ' .. json_str(k[4])
+        .. '"}]}}' }
+    local _, err = c.webhooks:list()
+    assert.are.equal("bad", err.code)
+    assert.truthy(err.message:find("[REDACTED]", 1, true))
+    local secrets = {}
+    for _, s in ipairs(f) do secrets[#secrets + 1] = s end
+    for _, s in ipairs(k) do secrets[#secrets + 1] = s end
+    assert_no_secret(err, secrets)
+    assert_no_secret({ tostring(err) }, secrets)
+  end)
+end)
