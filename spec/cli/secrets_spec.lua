@@ -82,6 +82,15 @@ describe("quicklysign never prints a secret", function()
     check({ "webhooks", "list", "--environment", secret }, 2)
   end)
 
+  it("when a secret the command does not know is pasted as a command or an extra argument", function()
+    local stranger = "other-" .. random_hex(32)
+    for _, argv in ipairs{ { stranger }, { "packs", stranger }, { "webhooks", "get", "k", stranger } } do
+      local r = support.run(argv, env)
+      assert.are.equal(2, r.code)
+      assert.falsy((r.stdout .. r.stderr):find(stranger, 1, true), r.stderr)
+    end
+  end)
+
   it("when the configuration is wrong", function()
     check({ "webhooks", "list" }, 3, { QUICKLYSIGN_CLIENT_ID = false })
     check({ "webhooks", "list" }, 3, { QUICKLYSIGN_BASE_URL = "not a url " .. secret })

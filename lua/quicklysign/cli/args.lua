@@ -150,7 +150,9 @@ function args.parse(argv, root)
       local child = args.child(node, word)
       if child == nil then
         local where = #path > 0 and format(" for '%s'", concat(path, " ")) or ""
-        return usage_error(node, path, format("unknown command '%s'%s", word, where))
+        -- a typo is short; a long word is more likely a key or a secret pasted in the wrong place
+        local shown = #word <= args.MAX_NAME and ("'" .. word .. "'") or format("(a %d-character word)", #word)
+        return usage_error(node, path, format("unknown command %s%s", shown, where))
       end
       node = child
       path[#path + 1] = word
