@@ -135,24 +135,48 @@ static void set_envelope_error(lua_State *L, qs_client *c, int status_idx)
     lua_pop(L, 1);
 }
 
-/* One line of a non-envelope body, for the message of an HTTP error. */
-static void push_snippet(lua_State *L, const qs_buffer *b, long status)
+#define QS_SNIPPET 120   /* bytes of a non-envelope body shown in a message */
+
+static size_t secret_len(const char *s)
 {
+    return s != NULL ? strlen(s) : 0;
+}
+
+/* One line of a non-envelope body, for the message of an HTTP error. It is
+   redacted before it is cut: a secret cut in two is no longer recognised. */
+static void push_snippet(lua_State *L, qs_client *c, const qs_buffer *b, long status)
+{
+    size_t longest = secret_len(c->client_secret);
+    if (secret_len(c->api_key) > longest)
+        longest = secret_len(c->api_key);
+    if (secret_len(c->access_token) > longest)
+        longest = secret_len(c->access_token);
+    /* A secret takes at most 3 * longest bytes (all %XX): redact twice that
+       beyond the cap, then drop the last 3 * longest, where one could be cut. */
+    size_t window = QS_SNIPPET + 6 * longest;
+    size_t n = b->len < window ? b->len : window;
     luaL_Buffer lb;
     luaL_buffinit(L, &lb);
-    lua_pushfstring(L, "HTTP %d", (int)status);
-    luaL_addvalue(&lb);
-    if (b->len > 0) {
-        luaL_addstring(&lb, ": ");
-        size_t n = b->len < 120 ? b->len : 120;
-        for (size_t i = 0; i < n; i++) {
-            unsigned char ch = (unsigned char)b->data[i];
-            luaL_addchar(&lb, (ch < 32 || ch == 127) ? ' ' : (char)ch);
-        }
-        if (b->len > n)
-            luaL_addstring(&lb, "...");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)b->data[i];
+        luaL_addchar(&lb, (ch < 32 || ch == 127) ? ' ' : (char)ch);
     }
     luaL_pushresult(&lb);
+    qs_push_redacted(L, c, lua_tostring(L, -1));
+    lua_remove(L, -2);
+    size_t len;
+    const char *text = lua_tolstring(L, -1, &len);
+    if (b->len > n)
+        len = len > 3 * longest ? len - 3 * longest : 0;
+    int cut = len > QS_SNIPPET || b->len > n;
+    lua_pushlstring(L, text, len < QS_SNIPPET ? len : QS_SNIPPET);
+    lua_remove(L, -2);
+    text = lua_tostring(L, -1);
+    if (b->len == 0)
+        lua_pushfstring(L, "HTTP %d", (int)status);
+    else
+        lua_pushfstring(L, "HTTP %d: %s%s", (int)status, text, cut ? "..." : "");
+    lua_remove(L, -2);
 }
 
 /*
@@ -204,7 +228,7 @@ int qs_read_response(lua_State *L, qs_client *c, const qs_call *call,
         return 0;
     }
     if (status < 200 || status >= 300) {
-        push_snippet(L, &c->body, status);
+        push_snippet(L, c, &c->body, status);
         qs_push_error(L, c, "http", status, call->method, url, lua_tostring(L, -1));
         return 0;
     }

@@ -121,3 +121,37 @@ describe("redaction of an echoed secret", function()
     assert_no_secret({ tostring(err) }, secrets)
   end)
 end)
+
+describe("redaction of a non-envelope body", function()
+  it("happens before the body is cut to a one-line snippet", function()
+    local SECRET = emulator.client_secret
+    local c = emulator.client{ max_retries = 0 }
+    for cut = 1, #SECRET - 1, 3 do   -- the 120-byte cap falls inside the secret
+      emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 400,
+        body = ("x"):rep(120 - cut) .. SECRET .. " tail" }
+      local _, err = c.webhooks:list()
+      assert.are.equal("http", err.kind)
+      assert.are.equal(400, err.status)
+      assert.truthy(err.message:find("^HTTP 400: xxx"))
+      local shown = SECRET:sub(1, math.max(cut, 6))   -- (the url shows the client_id, a near twin)
+      assert.falsy(err.message:find(shown, 1, true), err.message)
+    end
+  end)
+end)
+
+describe("redaction of a long non-envelope body", function()
+  it("never leaves part of an encoded secret at the edge of what is kept", function()
+    local ODD = "s3cr+t/w1th=odd&chars"
+    local enc = ODD:gsub("[^%w%-%._~]", function(ch) return ("%%%02X"):format(ch:byte()) end)
+    local c = emulator.client{ client_secret = ODD, max_retries = 0 }
+    for k = 1, 5 do
+      for skew = 0, #enc, 4 do
+        emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 400,
+          body = ("x"):rep(skew) .. (enc .. " "):rep(k * 3) }
+        local _, err = c.webhooks:list()
+        assert.are.equal(400, err.status)
+        assert.falsy(err.message:find(enc:sub(1, 6), 1, true), err.message)
+      end
+    end
+  end)
+end)
