@@ -24,7 +24,11 @@ void qs_check_fields(lua_State *L, int idx, const char *method, const char *cons
     }
 }
 
-/* args[field] as a non-empty string, or NULL when absent and optional. */
+/*
+ * args[field] as a non-empty string, or NULL when absent and optional. The
+ * value stays pushed, and so the string alive: an __index function can
+ * return a string that nothing else holds.
+ */
 const char *qs_field_string(lua_State *L, int idx, const char *field,
                                 const char *method, int required)
 {
@@ -35,7 +39,6 @@ const char *qs_field_string(lua_State *L, int idx, const char *field,
     else if (required || !lua_isnil(L, -1))
         luaL_error(L, "bad argument #1 to '%s' (field '%s': non-empty string expected, got %s)",
                    method, field, lua_isnil(L, -1) ? "nil" : luaL_typename(L, -1));
-    lua_pop(L, 1);   /* anchored in the args table */
     return s;
 }
 

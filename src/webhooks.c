@@ -67,7 +67,8 @@ static int do_list(lua_State *L, qs_client *c, int ci, const char *entity_key, d
 }
 
 /* Checks self and the {entity_key = K, callback = URL} of create and ensure.
-   Leaves the client on the stack (at s.ci); the strings stay anchored in args. */
+   Leaves the client on the stack (at s.ci), then the two field values, which
+   keep the strings alive (qs_field_string). */
 typedef struct subscription {
     qs_client *c;
     int ci;
@@ -184,6 +185,7 @@ static int wh_ensure(lua_State *L)
     int ci = s.ci;
     const char *entity_key = s.entity_key, *callback = s.callback;
     double deadline = qs_deadline(c);
+    int args_top = lua_gettop(L);   /* ci, then the two field values */
     if (do_list(L, c, ci, entity_key, deadline) == 2)
         return 2;
     int list = lua_gettop(L);
@@ -201,7 +203,7 @@ static int wh_ensure(lua_State *L)
         }
         lua_pop(L, 1);
     }
-    lua_settop(L, ci);
+    lua_settop(L, args_top);   /* keeps entity_key and callback alive */
     if (do_create(L, c, ci, entity_key, callback, deadline) == 2)
         return 2;
     lua_pushboolean(L, 1);

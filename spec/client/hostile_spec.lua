@@ -155,3 +155,33 @@ describe("redaction of a long non-envelope body", function()
     end
   end)
 end)
+
+describe("arguments read through __index", function()
+  -- Each field is a fresh string (as from os.getenv or a string builder:
+  -- long, so not shared with the interned copy), and looking up a field runs
+  -- a full collection first.
+  local function lazy(fields)
+    return setmetatable({}, { __index = function(_, k)
+      collectgarbage()
+      collectgarbage()
+      local v = fields[k]
+      return v and (v .. "#"):sub(1, -2) or nil
+    end })
+  end
+
+  it("stay alive while the call uses them", function()
+    local c = emulator.client()
+    local entity = emulator:create_pack{ key = ("entity_"):rep(8) .. os.time(),
+      documents = { { name = "Doc" } } }.key
+    local cb = "http://127.0.0.1:9/" .. ("cb"):rep(40)
+    local wh = assert(c.webhooks:create(lazy{ entity_key = entity, callback = cb .. "1" }))
+    assert.are.equal(entity, wh.entity_key)
+    assert.are.equal(cb .. "1", wh.callback)
+    local got, created = c.webhooks:ensure(lazy{ entity_key = entity, callback = cb .. "2" })
+    assert.is_true(created)
+    assert.are.equal(entity, got.entity_key)
+    assert.are.equal(cb .. "2", got.callback)
+    assert.are.equal(2, #assert(c.webhooks:list(lazy{ entity_key = entity })))
+    assert.are.same({}, assert(c.webhooks:logs(lazy{ entity_key = entity })))
+  end)
+end)
