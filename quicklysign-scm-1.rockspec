@@ -8,7 +8,8 @@ description = {
   detailed = [[
     A client for QuicklySign's webhooks and document packs (C core over
     libcurl and lua-cjson), and pure-Lua helpers that receive, verify and
-    route QuicklySign's callbacks, in plain Lua or inside OpenResty.
+    route QuicklySign's callbacks, in plain Lua or inside OpenResty. The
+    `quicklysign` command's `listen` also wants LuaSocket (optional).
   ]],
   license = "MIT",
 }
@@ -52,6 +53,23 @@ build = {
     ["quicklysign.callbacks.url"] = "lua/quicklysign/callbacks/url.lua",
     ["quicklysign.openresty"] = "lua/quicklysign/openresty.lua",
     ["quicklysign.openresty.worker"] = "lua/quicklysign/openresty/worker.lua",
+    ["quicklysign.cli"] = "lua/quicklysign/cli.lua",
+    ["quicklysign.cli.args"] = "lua/quicklysign/cli/args.lua",
+    ["quicklysign.cli.commands"] = "lua/quicklysign/cli/commands.lua",
+    ["quicklysign.cli.config"] = "lua/quicklysign/cli/config.lua",
+    ["quicklysign.cli.context"] = "lua/quicklysign/cli/context.lua",
+    ["quicklysign.cli.help"] = "lua/quicklysign/cli/help.lua",
+    ["quicklysign.cli.http_server"] = "lua/quicklysign/cli/http_server.lua",
+    ["quicklysign.cli.info"] = "lua/quicklysign/cli/info.lua",
+    ["quicklysign.cli.json"] = "lua/quicklysign/cli/json.lua",
+    ["quicklysign.cli.listen"] = "lua/quicklysign/cli/listen.lua",
+    ["quicklysign.cli.output"] = "lua/quicklysign/cli/output.lua",
+    ["quicklysign.cli.packs"] = "lua/quicklysign/cli/packs.lua",
+    ["quicklysign.cli.status"] = "lua/quicklysign/cli/status.lua",
+    ["quicklysign.cli.webhooks"] = "lua/quicklysign/cli/webhooks.lua",
     -- @end
+  },
+  install = {
+    bin = { quicklysign = "bin/quicklysign" },
   },
 }
