@@ -107,6 +107,9 @@ static int get_opt(lua_State *L, const char *name)
     return !lua_isnil(L, -1);
 }
 
+/* opts[name] as a non-empty string, else the environment's, else NULL. The
+   value stays pushed until new() returns, and so the string alive: an
+   __index function can return a string that nothing else holds. */
 static const char *opt_string(lua_State *L, const char *name, const char *env)
 {
     const char *s = NULL;
@@ -117,7 +120,6 @@ static const char *opt_string(lua_State *L, const char *name, const char *env)
     } else if (env != NULL && (s = getenv(env)) != NULL && s[0] == '\0') {
         s = NULL;
     }
-    lua_pop(L, 1);   /* an option string stays anchored in the options table */
     return s;
 }
 
@@ -127,6 +129,7 @@ static char *opt_dup(lua_State *L, const char *name, const char *env)
     char *copy = s != NULL ? strdup(s) : NULL;
     if (s != NULL && copy == NULL)
         luaL_error(L, "quicklysign: out of memory");
+    lua_pop(L, 1);   /* copied */
     return copy;
 }
 

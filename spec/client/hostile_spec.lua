@@ -165,7 +165,8 @@ describe("arguments read through __index", function()
       collectgarbage()
       collectgarbage()
       local v = fields[k]
-      return v and (v .. "#"):sub(1, -2) or nil
+      if type(v) == "string" then return (v .. "#"):sub(1, -2) end
+      return v
     end })
   end
 
@@ -183,5 +184,14 @@ describe("arguments read through __index", function()
     assert.are.equal(cb .. "2", got.callback)
     assert.are.equal(2, #assert(c.webhooks:list(lazy{ entity_key = entity })))
     assert.are.same({}, assert(c.webhooks:logs(lazy{ entity_key = entity })))
+  end)
+
+  it("of new() stay alive while new() uses them", function()
+    local base = emulator.base_url .. ("/"):rep(40)   -- long, so never interned; the slashes are dropped
+    local c = quicklysign.new(lazy{ client_id = emulator.client_id, client_secret = emulator.client_secret,
+      base_url = base, timeout = 10, user_agent = ("agent/"):rep(10), ca_file = "/nonexistent/" .. ("ca/"):rep(20) })
+    assert.are.equal(emulator.base_url, c.base_url)
+    assert.are.equal("custom", c.environment)
+    assert.are.same({}, assert(c.webhooks:list()))
   end)
 end)
