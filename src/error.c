@@ -219,12 +219,12 @@ int qs_keep_top2(lua_State *L, int base)
     return 2;
 }
 
+/* t[name] as a string, or NULL. The value stays pushed: a number's string,
+   or an __index function's result, lives only on the stack. */
 static const char *field_string(lua_State *L, int idx, const char *name)
 {
     lua_getfield(L, idx, name);
-    const char *s = lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
-    lua_pop(L, 1);   /* still anchored in the table while it is used */
-    return s;
+    return lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
 }
 
 /* quicklysign: api error 401 unauthorised: Invalid credentials (GET https://...) */

@@ -195,3 +195,22 @@ describe("arguments read through __index", function()
     assert.are.same({}, assert(c.webhooks:list()))
   end)
 end)
+
+describe("tostring of an error", function()
+  it("keeps the fields it joins alive, whatever produced them", function()
+    -- Numbers are turned into strings that only the stack holds; so are the
+    -- results of an __index function. Each lookup here runs a collection.
+    local error_tostring = getmetatable(quicklysign.as_error{}).__tostring
+    local t = setmetatable({ status = 503 }, { __index = function(_, k)
+      collectgarbage()
+      collectgarbage()
+      if k == "code" then return 12.5 end
+      return (k .. ("!"):rep(50) .. "#"):sub(1, -2)
+    end })
+    local bang = ("!"):rep(50)
+    assert.are.equal(("quicklysign: kind%s error 503 12.5: message%s (method%s url%s)"):format(bang, bang, bang, bang),
+      error_tostring(t))
+    assert.are.equal("quicklysign: 1.5 error 2.5: 3.5 (4.5 5.5)",
+      tostring(quicklysign.as_error{ kind = 1.5, code = 2.5, message = 3.5, method = 4.5, url = 5.5 }))
+  end)
+end)
