@@ -34,7 +34,7 @@ static int do_get(lua_State *L, qs_client *c, int ci, const char *key, double de
     lua_settop(L, base + 1);
     qs_push_error(L, c, "decode", 200, "GET", lua_tostring(L, base + 1),
                   "the answer has no data.document_pack");
-    return qs_keep_top2(L, base);
+    return qs_return_error(L);
 }
 
 /* document_packs:get(pack_key) --> document pack */

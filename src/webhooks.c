@@ -32,7 +32,8 @@ static int take_field(lua_State *L, qs_client *c, int base, const char *field,
     lua_settop(L, base);
     lua_pushfstring(L, "the answer has no data.%s", field);
     qs_push_error(L, c, "decode", 200, method, lua_tostring(L, url_idx), lua_tostring(L, -1));
-    return qs_keep_top2(L, base);
+    lua_remove(L, -2);   /* the message, copied into the error */
+    return qs_return_error(L);
 }
 
 static int do_create(lua_State *L, qs_client *c, int ci, const char *entity_key,

@@ -214,3 +214,27 @@ describe("tostring of an error", function()
       tostring(quicklysign.as_error{ kind = 1.5, code = 2.5, message = 3.5, method = 4.5, url = 5.5 }))
   end)
 end)
+
+describe("an answer without the expected data", function()
+  local function envelope(extra)
+    return '{"status":{"status_code":200},' .. extra .. '}'
+  end
+
+  it("returns nil and a decode error", function()
+    local c = emulator.client{ api_key = emulator.api_key, max_retries = 0 }
+    local calls = {
+      { "POST", "/v1/webhooks", function() return c.webhooks:create{ entity_key = "e", callback = "http://127.0.0.1:9/cb" } end },
+      { "GET", "/v1/webhooks/", function() return c.webhooks:get("k") end },
+      { "GET", "/v1/document_packs/", function() return c.document_packs:get("p") end },
+      { "GET", "/v1/document_packs/", function() return c.document_packs:download("p", os.tmpname() .. ".d") end },
+    }
+    for _, call in ipairs(calls) do
+      emulator:fault{ method = call[1], path_prefix = call[2], count = 1, status = 200, body = envelope('"data":{}') }
+      local v, err = call[3]()
+      assert.is_nil(v, call[2])
+      assert.is_true(quicklysign.is_error(err))
+      assert.are.equal("decode", err.kind)
+      assert.truthy(err.message:find("^the answer has no data%."), err.message)
+    end
+  end)
+end)
