@@ -337,7 +337,7 @@ int qs_mint_token(lua_State *L, qs_client *c, const qs_call *outer)
         return qs_keep_top2(L, top);
     const char *token = lua_istable(L, -1) ? string_field(L, -1, "access_token") : NULL;
     if (token == NULL || token[0] == '\0') {
-        lua_settop(L, top);
+        lua_settop(L, url_idx);
         qs_push_error(L, c, "decode", 200, "POST", lua_tostring(L, url_idx),
                       "the access token answer has no data.access_token");
         return qs_return_error(L);
@@ -405,7 +405,7 @@ int qs_api_list(lua_State *L, qs_client *c, const qs_call *call, const char *pat
             return 1;
         }
         if (!lua_isnil(L, prev_idx) && strcmp(next, lua_tostring(L, prev_idx)) == 0) {
-            lua_settop(L, top);
+            lua_settop(L, url_idx);
             qs_push_error(L, c, "decode", 200, call->method, lua_tostring(L, url_idx),
                           "pagination.next repeats itself");
             return qs_return_error(L);
@@ -414,7 +414,7 @@ int qs_api_list(lua_State *L, qs_client *c, const qs_call *call, const char *pat
         lua_replace(L, prev_idx);   /* anchors next while it is used */
         if (qs_is_http_url(next)) {
             if (!qs_same_origin(next, c->base_url)) {
-                lua_settop(L, top);
+                lua_settop(L, url_idx);
                 qs_push_error(L, c, "decode", 200, call->method, lua_tostring(L, url_idx),
                               "pagination.next points away from the API's origin");
                 return qs_return_error(L);

@@ -57,7 +57,7 @@ static int do_create(lua_State *L, qs_client *c, int ci, const char *entity_key,
     qs_json_encode(L, -1);
     if (qs_api_call(L, c, &call, url_idx, base + 3) == 2)
         return qs_keep_top2(L, base);
-    return take_field(L, c, base, "webhook", "POST", url_idx);
+    return take_field(L, c, url_idx, "webhook", "POST", url_idx);   /* keeps the URL for an error */
 }
 
 static int do_list(lua_State *L, qs_client *c, int ci, const char *entity_key, double deadline)

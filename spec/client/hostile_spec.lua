@@ -237,4 +237,35 @@ describe("an answer without the expected data", function()
       assert.truthy(err.message:find("^the answer has no data%."), err.message)
     end
   end)
+
+  it("names the request it answered", function()
+    local c = emulator.client{ api_key = emulator.api_key, max_retries = 0 }
+    local base = emulator.base_url
+
+    emulator:fault{ method = "POST", path_prefix = "/v1/webhooks", count = 1, status = 200,
+      body = envelope('"data":{}') }
+    local _, err = c.webhooks:create{ entity_key = "e", callback = "http://127.0.0.1:9/cb" }
+    assert.are.equal("the answer has no data.webhook", err.message)
+    assert.are.equal("POST", err.method)
+    assert.are.equal(base .. "/webhooks", err.url)
+
+    emulator:fault{ method = "POST", path_prefix = "/v1/access_tokens", count = 1, status = 200,
+      body = envelope('"data":{}') }
+    local _, err2 = c.document_packs:get("p")
+    assert.are.equal("the access token answer has no data.access_token", err2.message)
+    assert.are.equal(base .. "/access_tokens", err2.url)
+
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
+      body = envelope('"data":{"webhooks":[]},"pagination":{"next":"http://elsewhere.example/v1/webhooks"}') }
+    local _, err3 = c.webhooks:list()
+    assert.truthy(err3.message:find("away from the API's origin", 1, true))
+    assert.are.equal(base .. "/webhooks?client_id=" .. emulator.client_id .. "&client_secret=REDACTED", err3.url)
+
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 2, status = 200,
+      body = envelope('"data":{"webhooks":[]},"pagination":{"next":"same"}') }
+    local _, err4 = c.webhooks:list()
+    assert.truthy(err4.message:find("repeats itself", 1, true))
+    assert.are.equal(base .. "/webhooks?cursor=same&client_id=" .. emulator.client_id .. "&client_secret=REDACTED",
+      err4.url)
+  end)
 end)
