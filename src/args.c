@@ -39,6 +39,9 @@ const char *qs_field_string(lua_State *L, int idx, const char *field,
     else if (required || !lua_isnil(L, -1))
         luaL_error(L, "bad argument #1 to '%s' (field '%s': non-empty string expected, got %s)",
                    method, field, lua_isnil(L, -1) ? "nil" : luaL_typename(L, -1));
+    if (s != NULL && qs_has_nul(L, -1))
+        luaL_error(L, "bad argument #1 to '%s' (field '%s': must not contain a NUL byte)",
+                   method, field);
     return s;
 }
 
@@ -49,7 +52,20 @@ const char *qs_check_key(lua_State *L, int idx, const char *name)
                                           name, luaL_typename(L, idx));
         luaL_argerror(L, idx, msg);   /* numbered from after self for a colon call */
     }
+    if (qs_has_nul(L, idx)) {
+        const char *msg = lua_pushfstring(L, "%s: must not contain a NUL byte", name);
+        luaL_argerror(L, idx, msg);
+    }
     return lua_tostring(L, idx);
+}
+
+/* The string at idx has a NUL byte: as a C string it would be cut short, and
+   the call would act on another key, URL or path than the one given. */
+int qs_has_nul(lua_State *L, int idx)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    return s != NULL && strlen(s) != len;
 }
 
 void qs_check_args_table(lua_State *L, int idx, int optional)

@@ -315,6 +315,10 @@ static int client_download(lua_State *L)
         return luaL_argerror(L, 2, "an http(s) URL expected");
     if (path[0] == '\0')
         return luaL_argerror(L, 3, "a non-empty path expected");
+    if (qs_has_nul(L, 2))
+        return luaL_argerror(L, 2, "the URL must not contain a NUL byte");
+    if (qs_has_nul(L, 3))
+        return luaL_argerror(L, 3, "the path must not contain a NUL byte");
     lua_settop(L, 3);
     return qs_download(L, c, 1, url, path, qs_now() + c->download_timeout);
 }

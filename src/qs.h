@@ -182,6 +182,7 @@ void qs_check_fields(lua_State *L, int idx, const char *method, const char *cons
 const char *qs_field_string(lua_State *L, int idx, const char *field, const char *method,
                             int required);
 const char *qs_check_key(lua_State *L, int idx, const char *name);
+int  qs_has_nul(lua_State *L, int idx);
 void qs_check_args_table(lua_State *L, int idx, int optional);
 
 /* webhooks.c, document_packs.c */

@@ -269,3 +269,35 @@ describe("an answer without the expected data", function()
       err4.url)
   end)
 end)
+
+describe("a string argument with a NUL byte", function()
+  it("is refused, naming the argument, instead of cut short at the NUL", function()
+    local c = emulator.client{ api_key = emulator.api_key }
+    local entity = emulator.new_entity()
+    assert(c.webhooks:create{ entity_key = entity, callback = "http://127.0.0.1:9/cb" })
+    local cases = {
+      { function() return c.webhooks:delete_by_entity(entity .. "\0other") end, "entity_key" },
+      { function() return c.webhooks:delete(entity .. "\0") end, "webhook_key" },
+      { function() return c.webhooks:get("k\0") end, "webhook_key" },
+      { function() return c.webhooks:list{ entity_key = entity .. "\0x" } end, "entity_key" },
+      { function() return c.webhooks:create{ entity_key = entity .. "\0x", callback = "http://127.0.0.1:9/cb" } end,
+        "entity_key" },
+      { function() return c.webhooks:ensure{ entity_key = entity, callback = "http://127.0.0.1:9/cb\0x" } end,
+        "callback" },
+      { function() return c.webhooks:logs{ webhook_key = "w\0x" } end, "webhook_key" },
+      { function() return c.document_packs:get(entity .. "\0x") end, "pack_key" },
+      { function() return c.document_packs:download(entity, "/tmp/x\0y") end, "dir" },
+      { function() return c:download(emulator.base_url .. "/x\0y", "/tmp/x") end, "the URL" },
+      { function() return c:download(emulator.base_url .. "/x", "/tmp/x\0y") end, "the path" },
+    }
+    for i, case in ipairs(cases) do
+      local ok, err = pcall(case[1])
+      assert.is_false(ok, "case " .. i)
+      assert.truthy(err:find("bad argument", 1, true), err)
+      assert.truthy(err:find(case[2], 1, true), err)
+      assert.truthy(err:find("NUL", 1, true), err)
+    end
+    -- nothing was deleted on the way
+    assert.are.equal(1, #assert(c.webhooks:list{ entity_key = entity }))
+  end)
+end)
