@@ -17,6 +17,7 @@ end
 -- True when the media type (parameters and case ignored) is application/json.
 function parse.is_json_content_type(content_type)
   if type(content_type) ~= "string" then return false end
+  if content_type == "application/json" then return true end -- what the vendor sends: no patterns
   local media_type = match(content_type, "^[ \t]*([^;]-)[ \t]*;") or match(content_type, "^[ \t]*(.-)[ \t]*$")
   return lower(media_type) == "application/json"
 end

@@ -213,6 +213,8 @@ end
 -- Header value by case-insensitive name. A repeated header (array value) is returned as is.
 local function header(headers, name)
   if type(headers) ~= "table" then return nil end
+  local exact = headers[name] -- OpenResty (and most servers) give lower-case keys: skip the scan
+  if exact ~= nil then return exact end
   for k, v in pairs(headers) do
     if type(k) == "string" and lower(k) == name then return v end
   end
