@@ -22,40 +22,55 @@ static int hex_value(unsigned char ch)
 }
 
 /*
+ * The end (in s) of the secret's characters from secret[k] on, matched from
+ * s[j], or 0. Each character may come raw, percent-encoded (%2B or %2b, '+'
+ * for a space) or JSON-escaped ("\/", "\"", "\\"). Where an escape and a
+ * raw character both fit (a literal '%' as "%25", a '\\' as "\\\\") both are
+ * tried, within *budget.
+ */
+static size_t match_from(const char *s, size_t n, size_t j, const char *secret, size_t slen,
+                         size_t k, int *budget)
+{
+    for (; k < slen; k++) {
+        unsigned char want = (unsigned char)secret[k], ch;
+        size_t step = 0;   /* bytes of an escape that decodes to want */
+        if (j >= n)
+            return 0;
+        ch = (unsigned char)s[j];
+        if (ch == '%' && j + 2 < n && hex_value((unsigned char)s[j + 1]) >= 0 &&
+            hex_value((unsigned char)s[j + 2]) >= 0 &&
+            hex_value((unsigned char)s[j + 1]) * 16 + hex_value((unsigned char)s[j + 2]) == want)
+            step = 3;
+        else if (ch == '\\' && j + 1 < n && (unsigned char)s[j + 1] == want &&
+                 (want == '/' || want == '"' || want == '\\'))
+            step = 2;
+        if (step > 0 && ch == want && --*budget > 0) {   /* escaped, or raw? */
+            size_t end = match_from(s, n, j + step, secret, slen, k + 1, budget);
+            if (end > 0)
+                return end;
+            step = 0;
+        }
+        if (step > 0)
+            j += step;
+        else if (ch == want || (ch == '+' && want == ' '))
+            j++;
+        else
+            return 0;
+    }
+    return j;
+}
+
+/*
  * Length of the secret's occurrence at the start of s[0..n), 0 when there is
  * none. It is found as the client sent it or as a server may echo it back:
- * raw, percent-encoded (%2B or %2b, '+' for a space, any mix of encoded and
- * plain characters), or JSON-escaped ("\/", "\"", "\\").
+ * raw, percent-encoded, JSON-escaped, or any mix of these (match_from).
  */
 static size_t secret_at(const char *s, size_t n, const char *secret, size_t slen)
 {
     if (n >= slen && memcmp(s, secret, slen) == 0)
         return slen;
-    size_t j = 0;
-    for (size_t k = 0; k < slen; k++) {
-        unsigned char want = (unsigned char)secret[k];
-        unsigned char got;
-        if (j >= n)
-            return 0;
-        if (s[j] == '%' && j + 2 < n && hex_value((unsigned char)s[j + 1]) >= 0 &&
-            hex_value((unsigned char)s[j + 2]) >= 0) {
-            got = (unsigned char)(hex_value((unsigned char)s[j + 1]) * 16 +
-                                  hex_value((unsigned char)s[j + 2]));
-            j += 3;
-        } else if (s[j] == '\\' && j + 1 < n && (s[j + 1] == '/' || s[j + 1] == '"' || s[j + 1] == '\\')) {
-            got = (unsigned char)s[j + 1];
-            j += 2;
-        } else if (s[j] == '+' && want == ' ') {
-            got = ' ';
-            j++;
-        } else {
-            got = (unsigned char)s[j];
-            j++;
-        }
-        if (got != want)
-            return 0;
-    }
-    return j;
+    int budget = 64;
+    return match_from(s, n, 0, secret, slen, 0, &budget);
 }
 
 /* Replaces every occurrence of secret (in any form secret_at knows) in

@@ -122,6 +122,19 @@ describe("redaction of an echoed secret", function()
   end)
 end)
 
+describe("redaction of a secret holding '%XX' and a '/'", function()
+  it("catches it JSON-escaped, its '%XX' left as it is", function()
+    local PCT = "ab/c%41xyz%25%2"
+    local c = emulator.client{ client_secret = PCT, max_retries = 0 }
+    local escaped = PCT:gsub("/", "\\/")   -- as cjson writes it in a create's body
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 400,
+      body = "your body was {\"client_secret\":\"" .. escaped .. "\"}" }
+    local _, err = c.webhooks:list()
+    assert.truthy(err.message:find("[REDACTED]", 1, true), err.message)
+    assert.falsy(err.message:find("c%41xyz", 1, true), err.message)
+  end)
+end)
+
 describe("redaction of a non-envelope body", function()
   it("happens before the body is cut to a one-line snippet", function()
     local SECRET = emulator.client_secret
