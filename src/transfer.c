@@ -75,6 +75,18 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         x->t->written += (curl_off_t)len;
         return len;
     }
+    if (x->mode == SINK_BUFFER) {
+        /* A download's error answer: keep its head, drop the rest, and let the
+           transfer end so that its status is known (and a 503 retried). */
+        qs_buffer *b = &x->c->body;
+        size_t room = b->limit - b->len;
+        if (len > room) {
+            b->overflow = 1;
+            if (room > 0 && !buffer_append(b, p, room))
+                return 0;
+            return len;
+        }
+    }
     return buffer_append(&x->c->body, p, len) ? len : 0;
 }
 

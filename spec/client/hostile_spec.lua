@@ -314,3 +314,23 @@ describe("a string argument with a NUL byte", function()
     assert.are.equal(1, #assert(c.webhooks:list{ entity_key = entity }))
   end)
 end)
+
+describe("a failed download with a large error body", function()
+  it("is reported with its status and retried, its body cut to a snippet", function()
+    local c = emulator.client{ api_key = emulator.api_key, max_retries = 2 }
+    local pack = emulator:create_pack()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p '" .. dir .. "'"))
+    emulator:fault{ method = "GET", path_prefix = "/v1/document_packs/" .. pack.key .. "/documents", count = 3,
+      status = 503, body_bytes = 200000 }
+    local bytes, err = c:download(pack.documents[1].serve_pdf_url, dir .. "/x.pdf")
+    assert.is_nil(bytes)
+    assert.are.equal("http", err.kind)
+    assert.are.equal(503, err.status)
+    assert.is_true(err.retryable)
+    assert.are.equal(3, err.attempts)
+    assert.truthy(err.message:find("^HTTP 503: "))
+    assert.is_true(os.remove(dir))   -- empty: no temporary file left
+  end)
+end)
