@@ -105,8 +105,10 @@ static void record_response(lua_State *L, qs_client *c, const qs_call *call,
             c->in_hook = 1;          /* the call under way still owns the handle */
             int rc = lua_pcall(L, 2, 0, 0);
             c->in_hook = 0;
-            if (rc != 0)
+            if (rc != 0) {
+                qs_end(c);
                 lua_error(L);        /* the hook's own error, raised to the caller */
+            }
         }
     }
     lua_settop(L, top);
@@ -258,8 +260,10 @@ int qs_api_call(lua_State *L, qs_client *c, const qs_call *call, int url_idx, in
         lua_settop(L, top);
         if (call->auth == QS_AUTH_TOKEN && qs_ensure_token(L, c, call) == 2)
             return 2;
-        if (!qs_build_headers(c, body_idx != 0, call->auth == QS_AUTH_TOKEN))
+        if (!qs_build_headers(c, body_idx != 0, call->auth == QS_AUTH_TOKEN)) {
+            qs_end(c);
             return luaL_error(L, "quicklysign: out of memory");
+        }
 
         qs_transfer t;
         memset(&t, 0, sizeof t);
@@ -351,9 +355,11 @@ int qs_ensure_token(lua_State *L, qs_client *c, const qs_call *call)
 {
     if (c->access_token != NULL)
         return 0;
-    if (c->api_key == NULL)
+    if (c->api_key == NULL) {
+        qs_end(c);
         return luaL_error(L, "quicklysign: document pack calls need an access token: "
                              "give quicklysign.new an api_key or an access_token");
+    }
     return qs_mint_token(L, c, call);
 }
 

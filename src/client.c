@@ -51,7 +51,7 @@ static qs_client *to_client(lua_State *L, int idx)
 
 qs_client *qs_check_open(lua_State *L, qs_client *c)
 {
-    if (c->curl == NULL)
+    if (c->curl == NULL || c->close_pending)
         luaL_error(L, "attempt to use a closed quicklysign client");
     if (c->in_hook)
         luaL_error(L, "attempt to use a quicklysign client from its own on_warning hook");
@@ -71,11 +71,8 @@ static void release_scratch(qs_client *c)
     c->headers = NULL;
 }
 
-int qs_client_close(lua_State *L)
+static void release(qs_client *c)
 {
-    qs_client *c = to_client(L, 1);
-    if (c->in_hook)   /* the call that runs the hook still needs the handle */
-        return luaL_error(L, "attempt to close a quicklysign client from its own on_warning hook");
     release_scratch(c);
     qs_buffer_free(&c->body);
     if (c->curl != NULL) {
@@ -88,8 +85,84 @@ int qs_client_close(lua_State *L)
     qs_str_replace(&c->access_token, NULL);
     qs_str_replace(&c->base_url, NULL);
     qs_str_replace(&c->environment, NULL);
+    c->close_pending = 0;
+}
+
+/*
+ * close() and __close. Lua code can run in the middle of a call - an
+ * argument's __index, or any object's finalizer at any allocation - and
+ * close the client there: the call still uses its handle, strings and
+ * scratch, so the release then waits for the call's end (qs_end). The
+ * client refuses new calls at once either way.
+ */
+int qs_client_close(lua_State *L)
+{
+    qs_client *c = to_client(L, 1);
+    if (c->in_hook)   /* the call that runs the hook still needs the handle */
+        return luaL_error(L, "attempt to close a quicklysign client from its own on_warning hook");
+    if (c->busy)
+        c->close_pending = 1;
+    else
+        release(c);
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* __gc: the client is unreachable, so no call on it is under way, whatever
+   flags a Lua error raised in the middle of one may have left set. */
+static int client_gc(lua_State *L)
+{
+    qs_client *c = to_client(L, 1);
+    c->busy = c->in_hook = 0;
+    return qs_client_close(L);
+}
+
+/*
+ * A call begins once its arguments are checked (which can run Lua code that
+ * closes the client): the client must still be open, and not in another
+ * call - one that a finalizer would interleave with its own.
+ */
+void qs_begin(lua_State *L, qs_client *c)
+{
+    qs_check_open(L, c);
+    if (c->busy)
+        luaL_error(L, "attempt to use a quicklysign client while a call on it is under way");
+    c->busy = 1;
+}
+
+/* The call is over (returning, or about to raise an error of its own). */
+void qs_end(qs_client *c)
+{
+    c->busy = 0;
+    if (c->close_pending)
+        release(c);
+}
+
+/* The client of self: the client itself, or the one behind client.webhooks
+   and client.document_packs; NULL when self is neither (impl raises). */
+static qs_client *self_client(lua_State *L)
+{
+    qs_client *c = qs_testudata(L, 1, QS_CLIENT_MT);
+    if (c == NULL && (qs_testudata(L, 1, QS_WEBHOOKS_MT) != NULL ||
+                      qs_testudata(L, 1, QS_PACKS_MT) != NULL)) {
+        qs_getuservalue(L, 1);
+        lua_rawgeti(L, -1, 1);
+        c = qs_testudata(L, -1, QS_CLIENT_MT);
+        lua_pop(L, 2);
+    }
+    return c;
+}
+
+/* Runs a method (called directly, so that argument errors still name it)
+   and ends the call it began. self, at index 1, keeps the client alive. */
+int qs_guard(lua_State *L, lua_CFunction impl)
+{
+    qs_client *c = self_client(L);
+    int was_busy = c != NULL && c->busy;
+    int n = impl(L);
+    if (c != NULL && !was_busy)
+        qs_end(c);
+    return n;
 }
 
 /* ---- options ---------------------------------------------------------- */
@@ -306,7 +379,7 @@ static int client_new(lua_State *L)
 
 /* ---- methods ---------------------------------------------------------- */
 
-static int client_download(lua_State *L)
+static int client_download_impl(lua_State *L)
 {
     qs_client *c = qs_check_open(L, to_client(L, 1));
     const char *url = luaL_checkstring(L, 2);
@@ -320,8 +393,10 @@ static int client_download(lua_State *L)
     if (qs_has_nul(L, 3))
         return luaL_argerror(L, 3, "the path must not contain a NUL byte");
     lua_settop(L, 3);
+    qs_begin(L, c);
     return qs_download(L, c, 1, url, path, qs_now() + c->download_timeout);
 }
+QS_GUARDED(client_download, client_download_impl)
 
 static int client_last_response(lua_State *L)
 {
@@ -333,7 +408,8 @@ static int client_last_response(lua_State *L)
 
 static int client_is_closed(lua_State *L)
 {
-    lua_pushboolean(L, to_client(L, 1)->curl == NULL);
+    qs_client *c = to_client(L, 1);
+    lua_pushboolean(L, c->curl == NULL || c->close_pending);
     return 1;
 }
 
@@ -369,7 +445,7 @@ static int client_index(lua_State *L)
 static int client_tostring(lua_State *L)
 {
     qs_client *c = to_client(L, 1);
-    if (c->curl == NULL)
+    if (c->curl == NULL || c->close_pending)
         lua_pushfstring(L, "quicklysign.client (closed) %p", (void *)c);
     else
         lua_pushfstring(L, "quicklysign.client (%s %s) %p", c->environment, c->base_url, (void *)c);
@@ -397,7 +473,7 @@ void qs_client_open(lua_State *L)
     qs_setfuncs(L, client_methods);
     lua_pushcclosure(L, client_index, 1);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, qs_client_close);
+    lua_pushcfunction(L, client_gc);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, qs_client_close);
     lua_setfield(L, -2, "__close");

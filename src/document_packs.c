@@ -44,6 +44,7 @@ static int dp_get(lua_State *L)
     qs_client *c = qs_resource_client(L, 1, QS_PACKS_MT, "get");
     int ci = lua_gettop(L);
     const char *key = qs_check_key(L, 2, "pack_key");
+    qs_begin(L, c);
     return do_get(L, c, ci, key, qs_deadline(c));
 }
 
@@ -138,6 +139,7 @@ static int dp_download(lua_State *L)
     size_t dir_len;
     const char *dir = qs_check_key(L, 3, "dir");
     dir = lua_tolstring(L, 3, &dir_len);
+    qs_begin(L, c);
 
     if (do_get(L, c, ci, key, qs_deadline(c)) == 2)
         return 2;
@@ -212,6 +214,9 @@ static int dp_download(lua_State *L)
     return 1;
 }
 
+QS_GUARDED(guarded_get, dp_get)
+QS_GUARDED(guarded_download, dp_download)
+
 static int dp_tostring(lua_State *L)
 {
     lua_pushfstring(L, "quicklysign.document_packs %p", lua_touserdata(L, 1));
@@ -221,8 +226,8 @@ static int dp_tostring(lua_State *L)
 void qs_document_packs_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "get", dp_get },
-        { "download", dp_download },
+        { "get", guarded_get },
+        { "download", guarded_download },
         { NULL, NULL }
     };
     luaL_newmetatable(L, QS_PACKS_MT);

@@ -20,8 +20,10 @@ static int open_temp(lua_State *L, qs_client *c, const char *path)
 {
     size_t n = strlen(path) + 8;
     c->file_tmp = malloc(n);
-    if (c->file_tmp == NULL)
+    if (c->file_tmp == NULL) {
+        qs_end(c);
         return luaL_error(L, "quicklysign: out of memory");
+    }
     snprintf(c->file_tmp, n, "%s.XXXXXX", path);
     int fd = mkstemp(c->file_tmp);
     if (fd < 0) {
@@ -85,8 +87,10 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
             qs_discard_temp(c);
             return qs_keep_top2(L, top);
         }
-        if (!qs_build_headers(c, 0, with_token))
+        if (!qs_build_headers(c, 0, with_token)) {
+            qs_end(c);
             return luaL_error(L, "quicklysign: out of memory");
+        }
         if (fflush(c->file) != 0 || ftruncate(fileno(c->file), 0) != 0 || fseek(c->file, 0, SEEK_SET) != 0)
             return io_error(L, c, url, "cannot write", path, errno);
 

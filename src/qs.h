@@ -71,6 +71,8 @@ typedef struct qs_client {
     int allow_insecure_callbacks;
     int always_200;
     int in_hook;                /* on_warning is running: the client may not be re-entered */
+    int busy;                   /* a call is under way (qs_begin .. qs_end) */
+    int close_pending;          /* close() came during that call: done when it ends */
     size_t max_body_size;
     unsigned long long rng;     /* jitter state, per client */
     /* Scratch owned by the client, so that a Lua error raised between two
@@ -167,6 +169,11 @@ int  qs_read_response(lua_State *L, qs_client *c, const qs_call *call,
 /* client.c */
 void qs_client_open(lua_State *L);
 qs_client *qs_check_open(lua_State *L, qs_client *c);
+void qs_begin(lua_State *L, qs_client *c);
+void qs_end(qs_client *c);
+int  qs_guard(lua_State *L, lua_CFunction impl);
+/* A method of the client or of its tables: impl runs inside qs_guard. */
+#define QS_GUARDED(name, impl) static int name(lua_State *L) { return qs_guard(L, impl); }
 qs_client *qs_resource_client(lua_State *L, int idx, const char *mt, const char *method);
 double qs_deadline(const qs_client *c);
 int  qs_client_close(lua_State *L);

@@ -95,6 +95,7 @@ static subscription check_subscription(lua_State *L, const char *method)
 static int wh_create(lua_State *L)
 {
     subscription s = check_subscription(L, "create");
+    qs_begin(L, s.c);
     return do_create(L, s.c, s.ci, s.entity_key, s.callback, qs_deadline(s.c));
 }
 
@@ -105,6 +106,7 @@ static int wh_get(lua_State *L)
     qs_client *c = qs_resource_client(L, 1, QS_WEBHOOKS_MT, "get");
     int ci = lua_gettop(L);
     const char *key = qs_check_key(L, 2, "webhook_key");
+    qs_begin(L, c);
     qs_call call = { "GET", QS_AUTH_QUERY, QS_RETRY_SAFE, qs_deadline(c), ci, 0 };
     qs_push_url(L, c, QS_PATH_WEBHOOKS, key, NULL, 1);
     if (qs_api_call(L, c, &call, ci + 1, 0) == 2)
@@ -125,11 +127,13 @@ static int wh_list(lua_State *L)
         qs_check_fields(L, 2, "list", fields);
         entity_key = qs_field_string(L, 2, "entity_key", "list", 0);
     }
+    qs_begin(L, c);
     return do_list(L, c, ci, entity_key, qs_deadline(c));
 }
 
 static int do_delete(lua_State *L, qs_client *c, int ci, const char *key, const char *entity_key)
 {
+    qs_begin(L, c);   /* the key, checked */
     const char *query[] = { "entity_key", entity_key, NULL };
     qs_call call = { "DELETE", QS_AUTH_QUERY, QS_RETRY_SAFE, qs_deadline(c), ci, 0 };
     qs_push_url(L, c, QS_PATH_WEBHOOK_DELETE, key, query, 1);
@@ -170,6 +174,7 @@ static int wh_logs(lua_State *L)
     const char *webhook_key = qs_field_string(L, 2, "webhook_key", "logs", 0);
     if ((entity_key == NULL) == (webhook_key == NULL))
         return luaL_error(L, "bad argument #1 to 'logs' (give exactly one of 'entity_key' and 'webhook_key')");
+    qs_begin(L, c);
     const char *query[] = { "entity_key", entity_key, "webhook_key", webhook_key, NULL, NULL, NULL };
     qs_call call = { "GET", QS_AUTH_QUERY, QS_RETRY_SAFE, qs_deadline(c), ci, 1 };
     return qs_api_list(L, c, &call, QS_PATH_CALLBACK_LOGS, query, 4, "webhook_callback_logs");
@@ -185,6 +190,7 @@ static int wh_ensure(lua_State *L)
     qs_client *c = s.c;
     int ci = s.ci;
     const char *entity_key = s.entity_key, *callback = s.callback;
+    qs_begin(L, c);
     double deadline = qs_deadline(c);
     int args_top = lua_gettop(L);   /* ci, then the two field values */
     if (do_list(L, c, ci, entity_key, deadline) == 2)
@@ -211,6 +217,14 @@ static int wh_ensure(lua_State *L)
     return 2;
 }
 
+QS_GUARDED(guarded_create, wh_create)
+QS_GUARDED(guarded_get, wh_get)
+QS_GUARDED(guarded_list, wh_list)
+QS_GUARDED(guarded_delete, wh_delete)
+QS_GUARDED(guarded_delete_by_entity, wh_delete_by_entity)
+QS_GUARDED(guarded_logs, wh_logs)
+QS_GUARDED(guarded_ensure, wh_ensure)
+
 static int wh_tostring(lua_State *L)
 {
     lua_pushfstring(L, "quicklysign.webhooks %p", lua_touserdata(L, 1));
@@ -220,13 +234,13 @@ static int wh_tostring(lua_State *L)
 void qs_webhooks_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "create", wh_create },
-        { "get", wh_get },
-        { "list", wh_list },
-        { "delete", wh_delete },
-        { "delete_by_entity", wh_delete_by_entity },
-        { "logs", wh_logs },
-        { "ensure", wh_ensure },
+        { "create", guarded_create },
+        { "get", guarded_get },
+        { "list", guarded_list },
+        { "delete", guarded_delete },
+        { "delete_by_entity", guarded_delete_by_entity },
+        { "logs", guarded_logs },
+        { "ensure", guarded_ensure },
         { NULL, NULL }
     };
     luaL_newmetatable(L, QS_WEBHOOKS_MT);

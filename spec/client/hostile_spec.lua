@@ -334,3 +334,62 @@ describe("a failed download with a large error body", function()
     assert.is_true(os.remove(dir))   -- empty: no temporary file left
   end)
 end)
+
+describe("closing a client while a call on it is under way", function()
+  -- An object that closes its client when it is collected: dropped while the
+  -- client is still in use, its finalizer runs in the middle of a call.
+  local fired = false
+  local function owned_webhooks()
+    local owner = setmetatable({ client = emulator.client{ max_retries = 0 } }, { __gc = function(self)
+      fired = true
+      self.client:close()
+    end })
+    return owner.client.webhooks
+  end
+
+  it("from a finalizer: the call finishes, the client is closed after it", function()
+    local items = {}
+    for i = 1, 20000 do items[i] = '{"key":"k' .. i .. '","callback":"http://127.0.0.1:9/' .. i .. '"}' end
+    local body = '{"status":{"status_code":200},"data":{"webhooks":[' .. table.concat(items, ",")
+      .. ']},"pagination":{"next":"c2"}}'
+    items = nil
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = body }
+    collectgarbage()
+    fired = false
+    local webhooks = owned_webhooks()
+    -- decoding ~1.3 MB runs whole collections: the owner's finalizer closes the client mid-call
+    local list, err = webhooks:list()
+    local fired_during = fired
+    assert.is_nil(list)   -- page 2's cursor is not one the emulator gave
+    assert.are.equal("invalid_field", err.code)
+    if _VERSION == "Lua 5.4" then assert.is_true(fired_during) end   -- (LuaJIT's collector may wait)
+    collectgarbage()
+    collectgarbage()
+    if fired then
+      assert.has_error(function() webhooks:list() end, "attempt to use a closed quicklysign client")
+    end
+  end)
+
+  it("from an argument's __index: the call is refused, nothing is used after close", function()
+    local c = emulator.client{ max_retries = 0 }
+    local args = setmetatable({}, { __index = function(_, k)
+      if k == "callback" then c:close() return "http://127.0.0.1:9/cb" end
+      return "entity"
+    end })
+    assert.has_error(function() c.webhooks:create(args) end, "attempt to use a closed quicklysign client")
+    assert.is_true(c:is_closed())
+  end)
+
+  it("from an argument's __index: another call on the same client is refused, not interleaved", function()
+    local c = emulator.client{ max_retries = 0 }
+    local entity = emulator.new_entity()
+    local inner
+    local args = setmetatable({}, { __index = function(_, k)
+      if k == "entity_key" then inner = { pcall(c.webhooks.list, c.webhooks) } end
+      return k == "entity_key" and entity or nil
+    end })
+    assert.are.same({}, assert(c.webhooks:list(args)))
+    assert.is_true(inner[1])   -- the outer call had not begun: nothing to interleave with
+    assert.are.same({}, assert(c.webhooks:list()))
+  end)
+end)
