@@ -236,7 +236,8 @@ describe("an answer without the expected data", function()
   it("returns nil and a decode error", function()
     local c = emulator.client{ api_key = emulator.api_key, max_retries = 0 }
     local calls = {
-      { "POST", "/v1/webhooks", function() return c.webhooks:create{ entity_key = "e", callback = "http://127.0.0.1:9/cb" } end },
+      { "POST", "/v1/webhooks",
+        function() return c.webhooks:create{ entity_key = "e", callback = "http://127.0.0.1:9/cb" } end },
       { "GET", "/v1/webhooks/", function() return c.webhooks:get("k") end },
       { "GET", "/v1/document_packs/", function() return c.document_packs:get("p") end },
       { "GET", "/v1/document_packs/", function() return c.document_packs:download("p", os.tmpname() .. ".d") end },
@@ -352,7 +353,6 @@ describe("closing a client while a call on it is under way", function()
     for i = 1, 20000 do items[i] = '{"key":"k' .. i .. '","callback":"http://127.0.0.1:9/' .. i .. '"}' end
     local body = '{"status":{"status_code":200},"data":{"webhooks":[' .. table.concat(items, ",")
       .. ']},"pagination":{"next":"c2"}}'
-    items = nil
     emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = body }
     collectgarbage()
     fired = false
