@@ -350,24 +350,37 @@ describe("closing a client while a call on it is under way", function()
 
   it("from a finalizer: the call finishes, the client is closed after it", function()
     local items = {}
-    for i = 1, 20000 do items[i] = '{"key":"k' .. i .. '","callback":"http://127.0.0.1:9/' .. i .. '"}' end
+    for i = 1, 60000 do items[i] = '{"key":"k' .. i .. '","callback":"http://127.0.0.1:9/' .. i .. '"}' end
     local body = '{"status":{"status_code":200},"data":{"webhooks":[' .. table.concat(items, ",")
       .. ']},"pagination":{"next":"c2"}}'
-    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = body }
-    collectgarbage()
-    fired = false
-    local webhooks = owned_webhooks()
-    -- decoding ~1.3 MB runs whole collections: the owner's finalizer closes the client mid-call
-    local list, err = webhooks:list()
-    local fired_during = fired
-    assert.is_nil(list)   -- page 2's cursor is not one the emulator gave
-    assert.are.equal("invalid_field", err.code)
-    if _VERSION == "Lua 5.4" then assert.is_true(fired_during) end   -- (LuaJIT's collector may wait)
-    collectgarbage()
-    collectgarbage()
-    if fired then
-      assert.has_error(function() webhooks:list() end, "attempt to use a closed quicklysign client")
+    items = nil   -- luacheck: ignore 311
+    local exercised = false
+    for _ = 1, 5 do
+      emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = body }
+      collectgarbage()
+      fired = false
+      -- Decoding ~4 MB allocates more than the whole heap: the collector runs
+      -- and the owner's finalizer closes the client in the middle of the call.
+      local webhooks = owned_webhooks()
+      local ok, list, err = pcall(webhooks.list, webhooks)
+      local fired_during = ok and fired
+      if ok then
+        assert.is_nil(list)   -- page 2's cursor is not one the emulator gave
+        assert.are.equal("invalid_field", err.code, tostring(err))
+      else   -- the finalizer came first: the call was refused
+        assert.truthy(tostring(list):find("attempt to use a closed quicklysign client", 1, true))
+        emulator:clear_faults()
+      end
+      collectgarbage()
+      collectgarbage()
+      if fired then
+        assert.has_error(function() webhooks:list() end, "attempt to use a closed quicklysign client")
+      end
+      exercised = fired_during
+      if exercised then break end
     end
+    -- When the collector runs finalizers is up to it; Lua 5.4's does it mid-call within a few tries.
+    if _VERSION == "Lua 5.4" then assert.is_true(exercised) end
   end)
 
   it("from an argument's __index: the call is refused, nothing is used after close", function()
