@@ -12,6 +12,15 @@
 #include "qs.h"
 
 /* (Re)builds the request headers; the token goes only where asked. */
+/* A header value must not carry CR, LF or other control bytes (header injection). */
+int qs_header_safe(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 32 || *s == 127)
+            return 0;
+    return 1;
+}
+
 int qs_build_headers(qs_client *c, int json_body, int with_token)
 {
     struct curl_slist *h = NULL, *next;
@@ -340,10 +349,10 @@ int qs_mint_token(lua_State *L, qs_client *c, const qs_call *outer)
     if (qs_api_call(L, c, &call, url_idx, body_idx) == 2)
         return qs_keep_top2(L, top);
     const char *token = lua_istable(L, -1) ? string_field(L, -1, "access_token") : NULL;
-    if (token == NULL || token[0] == '\0') {
+    if (token == NULL || token[0] == '\0' || !qs_header_safe(token)) {
         lua_settop(L, url_idx);
         qs_push_error(L, c, "decode", 200, "POST", lua_tostring(L, url_idx),
-                      "the access token answer has no data.access_token");
+                      "the access token answer has no usable data.access_token");
         return qs_return_error(L);
     }
     qs_str_replace(&c->access_token, token);

@@ -122,12 +122,30 @@ static int client_gc(lua_State *L)
  * closes the client): the client must still be open, and not in another
  * call - one that a finalizer would interleave with its own.
  */
+static int stack_depth(lua_State *L)
+{
+    lua_Debug ar;
+    int n = 0;
+    while (lua_getstack(L, n, &ar))
+        n++;
+    return n;
+}
+
+/*
+ * A call that an error unwound (out of memory, an interrupt) never reached
+ * qs_end. A call nested in a running one (from a finalizer) always runs
+ * deeper in the same Lua thread; anything else means the marked call is
+ * gone, and the client is free again.
+ */
 void qs_begin(lua_State *L, qs_client *c)
 {
     qs_check_open(L, c);
-    if (c->busy)
+    int depth = stack_depth(L);
+    if (c->busy && c->busy_L == L && depth > c->busy_depth)
         luaL_error(L, "attempt to use a quicklysign client while a call on it is under way");
     c->busy = 1;
+    c->busy_L = L;
+    c->busy_depth = depth;
 }
 
 /* The call is over (returning, or about to raise an error of its own). */
@@ -158,9 +176,11 @@ static qs_client *self_client(lua_State *L)
 int qs_guard(lua_State *L, lua_CFunction impl)
 {
     qs_client *c = self_client(L);
-    int was_busy = c != NULL && c->busy;
     int n = impl(L);
-    if (c != NULL && !was_busy)
+    /* End the call only if it is this one (impl is a plain C call: qs_begin
+       saw this same depth); a method run from a finalizer in the middle of
+       another call leaves that call alone. */
+    if (c != NULL && c->busy && c->busy_L == L && c->busy_depth == stack_depth(L))
         qs_end(c);
     return n;
 }
@@ -282,6 +302,9 @@ static void set_base_url(lua_State *L, qs_client *c)
     size_t n = strlen(c->base_url);
     while (n > 0 && c->base_url[n - 1] == '/')
         c->base_url[--n] = '\0';
+    if (!qs_is_http_url(c->base_url))   /* "http:////" trims down to "http:" */
+        luaL_error(L, "bad argument #1 to 'new' (option 'base_url' must be an http(s) URL "
+                      "with a host, got '%s')", url);
 }
 
 static void set_credentials(lua_State *L, qs_client *c)
@@ -296,6 +319,8 @@ static void set_credentials(lua_State *L, qs_client *c)
                       "or set QUICKLYSIGN_CLIENT_SECRET)");
     c->api_key = opt_dup(L, "api_key", "QUICKLYSIGN_API_KEY");
     c->access_token = opt_dup(L, "access_token", NULL);
+    if (c->access_token != NULL && !qs_header_safe(c->access_token))
+        luaL_error(L, "bad argument #1 to 'new' (option 'access_token' must not contain control characters)");
 }
 
 static void set_limits(lua_State *L, qs_client *c)

@@ -4,6 +4,7 @@
  * change the client, nor the client theirs. Decoded JSON null becomes nil.
  */
 #include <math.h>
+#include <string.h>
 
 #include "qs.h"
 
@@ -82,6 +83,20 @@ static void normalise(lua_State *L)
     }
 }
 
+/*
+ * Whether the error on top is cjson's verdict on the text ("Expected value but
+ * found invalid token at character 1", "Found too many nested data structures
+ * (65) at character 65"). Anything else raised during the decode (the
+ * interpreter's "interrupted!" from a Ctrl-C, out of memory) must propagate,
+ * not pass for a server's bad JSON. (cjson.safe would not help: it catches
+ * everything in a pcall of its own.)
+ */
+static int cjson_parse_error(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    return msg != NULL && (strncmp(msg, "Expected ", 9) == 0 || strncmp(msg, "Found too many nested", 21) == 0);
+}
+
 /* Pushes the decoded value and returns 1, or pushes a message and returns 0. */
 int qs_json_decode(lua_State *L, const char *s, size_t len)
 {
@@ -89,8 +104,11 @@ int qs_json_decode(lua_State *L, const char *s, size_t len)
     lua_getfield(L, -1, "decode");
     lua_remove(L, -2);
     lua_pushlstring(L, s, len);
-    if (lua_pcall(L, 1, 1, 0) != 0)
-        return 0;
+    if (lua_pcall(L, 1, 1, 0) != 0) {
+        if (cjson_parse_error(L))
+            return 0;
+        lua_error(L);                /* an interrupt, out of memory: not the server's fault */
+    }
     if (is_null(L, -1)) {
         lua_pop(L, 1);
         lua_pushnil(L);

@@ -48,6 +48,7 @@
 
 #define QS_MAX_PAGES      10000
 #define QS_MAX_REDIRECTS  5
+#define QS_DOWNLOAD_BUFFER (100L * 1024)  /* libcurl's receive buffer for downloads */
 #define QS_ERROR_BODY_CAP (64 * 1024)   /* what a failed download keeps of its body */
 
 /* A growable byte buffer with a hard limit. */
@@ -72,6 +73,8 @@ typedef struct qs_client {
     int always_200;
     int in_hook;                /* on_warning is running: the client may not be re-entered */
     int busy;                   /* a call is under way (qs_begin .. qs_end) */
+    lua_State *busy_L;          /* ... in this Lua thread, */
+    int busy_depth;             /* ... at this stack depth (see qs_begin) */
     int close_pending;          /* close() came during that call: done when it ends */
     size_t max_body_size;
     unsigned long long rng;     /* jitter state, per client */
@@ -163,6 +166,7 @@ int  qs_api_list(lua_State *L, qs_client *c, const qs_call *call, const char *pa
 int  qs_ensure_token(lua_State *L, qs_client *c, const qs_call *call);
 int  qs_mint_token(lua_State *L, qs_client *c, const qs_call *call);
 int  qs_build_headers(qs_client *c, int json_body, int with_token);
+int  qs_header_safe(const char *s);
 int  qs_read_response(lua_State *L, qs_client *c, const qs_call *call,
                       const qs_transfer *t, const char *url);
 

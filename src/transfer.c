@@ -192,6 +192,9 @@ void qs_transfer_perform(qs_client *c, qs_transfer *t)
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      to_ms(t->connect_timeout < remaining ? t->connect_timeout : remaining));
     curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, t->fresh ? 1L : 0L);
+    /* Downloads read in larger pieces (curl's own tool uses 100 KiB): a sixth
+       of the system calls of the 16 KiB default (bench/README.md). */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, t->sink != NULL ? QS_DOWNLOAD_BUFFER : (long)CURL_MAX_WRITE_SIZE);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
     if (strcmp(t->method, "POST") == 0) {

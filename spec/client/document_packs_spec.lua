@@ -66,6 +66,17 @@ describe("client.document_packs", function()
     assert.falsy(tostring(err):find("not-a-token", 1, true))
   end)
 
+  it("refuses a minted token that would inject a header", function()
+    local c = emulator.client{ api_key = emulator.api_key }
+    emulator:fault{ method = "POST", path_prefix = "/v1/access_tokens", count = 1, status = 200,
+      body = '{"status":{"status_code":200},"data":{"access_token":"abc\\r\\nX-Injected: 1"}}' }
+    local got, err = c.document_packs:get(emulator:create_pack().key)
+    assert.is_nil(got)
+    assert.are.equal("decode", err.kind)
+    assert.truthy(err.message:find("no usable data.access_token", 1, true))
+    assert.are.equal(0, #emulator:requests("/v1/document_packs"))
+  end)
+
   it("raises when no token can be had at all", function()
     local c = emulator.client()
     assert.has_error(function() c.document_packs:get("k") end,

@@ -266,7 +266,7 @@ describe("an answer without the expected data", function()
     emulator:fault{ method = "POST", path_prefix = "/v1/access_tokens", count = 1, status = 200,
       body = envelope('"data":{}') }
     local _, err2 = c.document_packs:get("p")
-    assert.are.equal("the access token answer has no data.access_token", err2.message)
+    assert.are.equal("the access token answer has no usable data.access_token", err2.message)
     assert.are.equal(base .. "/access_tokens", err2.url)
 
     emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,

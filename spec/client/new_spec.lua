@@ -48,6 +48,8 @@ describe("quicklysign.new", function()
       { { on_warning = true }, "option 'on_warning': function expected, got boolean" },
       { { allow_insecure_callbacks = 1 }, "option 'allow_insecure_callbacks': boolean expected" },
       { { timout = 3 }, "unknown option 'timout'" },
+      { { base_url = "http:////" }, "option 'base_url' must be an http(s) URL with a host" },
+      { { access_token = "tok\r\nX-Injected: 1" }, "option 'access_token' must not contain control characters" },
     }
     for _, case in ipairs(cases) do
       local ok, err = pcall(new, case[1])
