@@ -15,7 +15,7 @@ SOURCES       := $(wildcard src/*.c)
 HEADERS       := $(wildcard src/*.h)
 MODULES       := $(foreach f,$(FLAVOURS),build/$(f)/quicklysign/core.so)
 
-.PHONY: all build deps deps-check test demo bench check check-c check-lua check-valgrind check-asan rock clean help
+.PHONY: all build deps deps-check test demo bench check check-c check-lua check-valgrind check-asan check-fuzz rock clean help
 
 all: build
 
@@ -23,7 +23,7 @@ help:
 	@echo "make demo    run the end-to-end demo against the local emulator (installs what is missing)"
 	@echo "make test    build and run every test on Lua 5.4 and LuaJIT (installs what is missing)"
 	@echo "make build   build quicklysign.core for Lua 5.4 and LuaJIT into build/"
-	@echo "make check   warnings as errors, cppcheck, luacheck, valgrind and ASan runs"
+	@echo "make check   warnings as errors, cppcheck, luacheck, valgrind, ASan runs, fuzz seed replays"
 	@echo "make bench   run the benchmarks (bench/README.md)"
 	@echo "make rock    luarocks make into ./.tree (what users get)"
 
@@ -48,7 +48,7 @@ demo: deps build
 bench: deps build
 	bench/run
 
-check: deps-check check-c check-lua check-valgrind check-asan
+check: deps-check check-c check-lua check-valgrind check-asan check-fuzz
 
 check-c:
 	$(MAKE) -B build CFLAGS="-O2 -g -Werror"
@@ -64,6 +64,16 @@ check-valgrind: build
 
 check-asan:
 	scripts/run-tests --asan spec/client
+
+# The fuzzers' seeds (each past finding among them) replayed: under ASan+UBSan,
+# and the JSON ones under valgrind, which sees the Lua stack that ASan cannot.
+check-fuzz:
+	fuzz/run --build
+	for h in redact origin filename retry_after json response; do \
+	  fuzz/run --replay $$h fuzz/seeds/$$h/* >build/fuzz/replay-$$h.log 2>&1 || \
+	  { tail -20 build/fuzz/replay-$$h.log; exit 1; }; done
+	fuzz/run --valgrind json fuzz/seeds/json/* >build/fuzz/valgrind-json.log 2>&1 || \
+	  { tail -20 build/fuzz/valgrind-json.log; exit 1; }
 
 rock:
 	luarocks make --deps-mode=none --tree .tree quicklysign-scm-1.rockspec
