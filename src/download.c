@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +32,7 @@ static int open_temp(lua_State *L, qs_client *c, const char *path)
         c->file_tmp = NULL;
         return 0;
     }
-    c->file = fdopen(fd, "wb");
+    c->file = fdopen(fd, "w+b");   /* read back when the answer is a JSON envelope */
     if (c->file == NULL) {
         close(fd);
         return 0;
@@ -62,6 +63,41 @@ static int io_error(lua_State *L, qs_client *c, const char *url, const char *wha
     lua_pushinteger(L, saved);
     lua_setfield(L, -2, "errno");
     return qs_return_error(L);
+}
+
+/*
+ * A 2xx answer whose body is a JSON envelope with an error status (the API
+ * answers HTTP 200 always when asked to): reads it back into c->body and
+ * returns 1, so that it is reported like any error answer rather than saved
+ * as the document. A JSON file that is not such an envelope is kept.
+ */
+static int envelope_error_in_file(lua_State *L, qs_client *c, const qs_transfer *t)
+{
+    char *type = NULL;
+    if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &type) != CURLE_OK || type == NULL ||
+        strncasecmp(type, "application/json", 16) != 0 || t->written > QS_ERROR_BODY_CAP)
+        return 0;
+    qs_buffer_reset(&c->body, QS_ERROR_BODY_CAP);
+    if (fflush(c->file) != 0 || fseek(c->file, 0, SEEK_SET) != 0)
+        return 0;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, c->file)) > 0)
+        if (!qs_buffer_append(&c->body, chunk, n))
+            return 0;
+    int top = lua_gettop(L), is_error = 0;
+    if (c->body.len > 0 && qs_json_decode(L, c->body.data, c->body.len) && lua_istable(L, -1)) {
+        lua_getfield(L, -1, "status");
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "status_code");
+            if (lua_type(L, -1) == LUA_TNUMBER) {
+                lua_Number code = lua_tonumber(L, -1);
+                is_error = !(code >= 200 && code < 300);
+            }
+        }
+    }
+    lua_settop(L, top);
+    return is_error;
 }
 
 /* Pushes bytes written, or nil, err. */
@@ -111,7 +147,7 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
             qs_push_error(L, c, qs_curl_kind(t.code), 0, "GET", cur,
                           c->errbuf[0] ? c->errbuf : curl_easy_strerror(t.code));
             transient = qs_curl_retryable(t.code);
-        } else if (t.status >= 200 && t.status < 300) {
+        } else if (t.status >= 200 && t.status < 300 && !envelope_error_in_file(L, c, &t)) {
             if (fflush(c->file) != 0 || fsync(fileno(c->file)) != 0)
                 return io_error(L, c, cur, "cannot write", path, errno);
             int rc = fclose(c->file);
@@ -142,7 +178,8 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
             lua_replace(L, url_idx);
             continue;
         } else {
-            /* An error answer: its (small) body went to the buffer; read the envelope. */
+            /* An error answer (or a 2xx carrying an error envelope): its small
+               body is in the buffer; read the envelope. */
             if (qs_read_response(L, c, &call, &t, cur)) {   /* a 2xx envelope on a non-2xx */
                 lua_settop(L, url_idx);
                 qs_push_error(L, c, "http", t.status, "GET", cur, "unexpected answer");
@@ -155,7 +192,9 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
                 qs_str_replace(&c->access_token, NULL);
                 continue;
             }
-            transient = qs_status_retryable(t.status);
+            lua_getfield(L, -1, "status");   /* the envelope's status wins */
+            transient = qs_status_retryable((long)lua_tonumber(L, -1));
+            lua_pop(L, 1);
         }
         qs_error_set_bool(L, "retryable", transient);
         if (transient && attempt < c->max_retries) {

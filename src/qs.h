@@ -115,6 +115,7 @@ int  qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
                        const char *user_agent);
 void qs_transfer_perform(qs_client *c, qs_transfer *t);
 void qs_buffer_reset(qs_buffer *b, size_t limit);
+int  qs_buffer_append(qs_buffer *b, const char *p, size_t n);
 void qs_buffer_free(qs_buffer *b);
 
 /* retry.c: policy and timing, never a Lua call. */

@@ -36,7 +36,7 @@ void qs_buffer_free(qs_buffer *b)
     b->len = b->cap = 0;
 }
 
-static int buffer_append(qs_buffer *b, const char *p, size_t n)
+int qs_buffer_append(qs_buffer *b, const char *p, size_t n)
 {
     if (n > b->limit - b->len) {
         b->overflow = 1;
@@ -82,12 +82,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         size_t room = b->limit - b->len;
         if (len > room) {
             b->overflow = 1;
-            if (room > 0 && !buffer_append(b, p, room))
+            if (room > 0 && !qs_buffer_append(b, p, room))
                 return 0;
             return len;
         }
     }
-    return buffer_append(&x->c->body, p, len) ? len : 0;
+    return qs_buffer_append(&x->c->body, p, len) ? len : 0;
 }
 
 /* Retry-After: delta-seconds or an HTTP-date (RFC 9110, 10.2.3). */

@@ -179,6 +179,38 @@ describe("client:download", function()
     assert.are.same({}, listing(dir))
   end)
 
+  it("reports an error envelope answered with HTTP 200 instead of saving it", function()
+    local pack = emulator:create_pack()
+    local dir = tmpdir()
+    emulator:fault{ method = "GET", path_prefix = "/v1/document_packs", count = 1, status = 200,
+      content_type = "application/json",
+      body = '{"status":{"status_code":404,"errors":[{"code":"not_found","message":"No such document"}]}}' }
+    local bytes, err = c:download(pack.documents[1].serve_pdf_url, dir .. "/x.pdf")
+    assert.is_nil(bytes)
+    assert.are.equal("api", err.kind)
+    assert.are.equal(404, err.status)
+    assert.are.equal("not_found", err.code)
+    assert.are.same({}, listing(dir))
+    -- an expired token said the same way is minted again, and the download then succeeds
+    assert(c.document_packs:get(pack.key))
+    emulator:fault{ method = "GET", path_prefix = "/v1/document_packs", count = 1, status = 200,
+      content_type = "application/json",
+      body = '{"status":{"status_code":401,"errors":[{"code":"invalid_access_token","message":"expired"}]}}' }
+    local got = assert(c:download(pack.documents[1].serve_pdf_url, dir .. "/y.pdf"))
+    assert.are.equal("%PDF-", read(dir .. "/y.pdf"):sub(1, 5))
+    assert.are.equal(got, #read(dir .. "/y.pdf"))
+  end)
+
+  it("keeps a JSON file that is not an error envelope", function()
+    local pack = emulator:create_pack()
+    local dir = tmpdir()
+    local json = '{"status":{"status_code":200},"data":{"hello":"world"}}'
+    emulator:fault{ method = "GET", path_prefix = "/v1/document_packs", count = 1, status = 200,
+      content_type = "application/json", body = json }
+    assert.are.equal(#json, assert(c:download(pack.documents[1].serve_pdf_url, dir .. "/d.json")))
+    assert.are.equal(json, read(dir .. "/d.json"))
+  end)
+
   it("follows a redirect on the same host", function()
     emulator:config{ pdf_redirect = "same_host" }
     local pack = emulator:create_pack()
