@@ -121,5 +121,5 @@ for _, flavour in ipairs(env.count_flavours) do
   rows.add{ bench = "3 download (syscalls/download)", flavour = flavour,
     ours = format("%.0f", ours_sys), anchor = format("%.0f", curl_sys),
     summary = { ratio = ours_sys / curl_sys }, spread = "one count each (strace -c, slope 1→2 downloads)",
-    anchor_is = "curl CLI, same download (recv buffer: libcurl default 16 KiB vs the CLI's 100 KiB)" }
+    anchor_is = "curl CLI, same download (both read with a 100 KiB receive buffer)" }
 end
