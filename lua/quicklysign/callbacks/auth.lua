@@ -2,7 +2,7 @@
 -- webhook or entity keys. (The third layer, asking the API, is confirm.lua.)
 local url = require "quicklysign.callbacks.url"
 
-local type, pairs, ipairs, byte = type, pairs, ipairs, string.byte
+local type, pairs, ipairs, byte, rawget = type, pairs, ipairs, string.byte, rawget
 
 local auth = {
   -- A token presented longer than this is refused without comparing (bounds the work an
@@ -10,32 +10,66 @@ local auth = {
   MAX_PRESENTED_TOKEN = 4096,
 }
 
--- Compares two strings in time that depends only on the longer length, never on where they
--- first differ: every byte pair is folded into one sum, no early exit. What timing can reveal is
--- the length of the secret, which carries no entropy: the entropy is in its (>= 16) characters.
-function auth.equals(a, b)
-  if type(a) ~= "string" or type(b) ~= "string" then return false end
-  local la, lb = #a, #b
-  local n = la > lb and la or lb
-  local diff = (la - lb) * (la - lb)
-  -- all bytes in one call each: on Lua 5.4, two byte() calls per character were most of the cost
-  -- of a callback (bench/README.md); presented tokens are capped at MAX_PRESENTED_TOKEN
-  local ba, bb = { byte(a, 1, -1) }, { byte(b, 1, -1) }
-  for i = 1, n do
-    local x = ba[i] or 256 -- past the end: a value no byte has, and unlike the other side's
-    local y = bb[i] or 257
-    diff = diff + (x - y) * (x - y)
+-- Folds the byte pairs of `a` and of `secret_bytes` (the secret's bytes, as an array, read once
+-- ahead) into one sum: time depends only on the longer length, never on where they first
+-- differ (no early exit). What timing can reveal is the length of the secret, which carries no
+-- entropy: the entropy is in its (>= 16) characters.
+-- Two forms of the same loop, chosen once (bench/README.md): LuaJIT compiles byte(a, i) per
+-- character but cannot compile byte(a, 1, -1), which is what is cheap on PUC Lua.
+local fold
+if rawget(_G, "jit") then
+  fold = function(a, secret_bytes)
+    local la, lb = #a, #secret_bytes
+    local n = la > lb and la or lb
+    local diff = (la - lb) * (la - lb)
+    for i = 1, n do
+      local x = byte(a, i) or 256 -- past the end: a value no byte has, and unlike the other side's
+      local y = secret_bytes[i] or 257
+      diff = diff + (x - y) * (x - y)
+    end
+    return diff == 0
   end
-  return diff == 0
+else
+  fold = function(a, secret_bytes)
+    local presented = { byte(a, 1, -1) } -- a is at most MAX_PRESENTED_TOKEN bytes
+    local la, lb = #presented, #secret_bytes
+    local n = la > lb and la or lb
+    local diff = (la - lb) * (la - lb)
+    for i = 1, n do
+      local x = presented[i] or 256
+      local y = secret_bytes[i] or 257
+      diff = diff + (x - y) * (x - y)
+    end
+    return diff == 0
+  end
 end
 
--- Whether `presented` equals one of the configured tokens (several allow rotation). All of them
+local function bytes_of(s)
+  local t = {}
+  for i = 1, #s do t[i] = byte(s, i) end
+  return t
+end
+
+-- The bytes of each configured token, computed once (when the router is made).
+function auth.prepare_tokens(tokens)
+  local prepared = {}
+  for i = 1, #tokens do prepared[i] = bytes_of(tokens[i]) end
+  return prepared
+end
+
+-- Compares two strings in constant time (see fold).
+function auth.equals(a, b)
+  if type(a) ~= "string" or type(b) ~= "string" then return false end
+  return fold(a, bytes_of(b))
+end
+
+-- Whether `presented` equals one of the prepared tokens (several allow rotation). All of them
 -- are compared, whichever matches.
-function auth.token_matches(presented, tokens)
+function auth.token_matches(presented, prepared)
   if type(presented) ~= "string" or #presented > auth.MAX_PRESENTED_TOKEN then return false end
   local matched = false
-  for i = 1, #tokens do
-    if auth.equals(presented, tokens[i]) then matched = true end
+  for i = 1, #prepared do
+    if fold(presented, prepared[i]) then matched = true end
   end
   return matched
 end

@@ -81,7 +81,10 @@ function router.new(opts)
     max_body = parse.DEFAULT_MAX_BODY,
   }, Router)
 
-  if opts.token ~= nil then self.tokens = check_tokens(opts.token) end
+  if opts.token ~= nil then
+    self.tokens = check_tokens(opts.token)
+    self.token_bytes = auth.prepare_tokens(self.tokens)
+  end
   self.token_param = opts.token_param or url.DEFAULT_TOKEN_PARAM
   args.option(type(self.token_param) == "string" and self.token_param ~= "", 1, "router",
     "token_param", "must be a non-empty string")
@@ -242,7 +245,7 @@ function Router:_verify(request)
       return nil, self:_refuse(403, "warn", errors.new("auth", "token_missing",
         "the callback URL carries no '" .. self.token_param .. "' parameter"))
     end
-    if not auth.token_matches(presented, self.tokens) then
+    if not auth.token_matches(presented, self.token_bytes) then
       return nil, self:_refuse(403, "warn", errors.new("auth", "token_mismatch",
         "the callback URL's '" .. self.token_param .. "' parameter is wrong"))
     end
