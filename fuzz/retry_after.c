@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t kept = 0;
     for (size_t off = 0, step = 1 + knobs % 13; off < n; off += step) {
         size_t chunk = n - off < step ? n - off : step;
-        if (buffer_append(&b, line + off, chunk)) {
+        if (qs_buffer_append(&b, line + off, chunk)) {
             FUZZ_CHECK(b.len == kept + chunk && memcmp(b.data + kept, line + off, chunk) == 0 &&
                        b.data[b.len] == '\0', "append lost bytes");
             kept += chunk;
