@@ -84,17 +84,18 @@ static void normalise(lua_State *L)
 }
 
 /*
- * Whether the error on top is cjson's verdict on the text ("Expected value but
- * found invalid token at character 1", "Found too many nested data structures
- * (65) at character 65"). Anything else raised during the decode (the
- * interpreter's "interrupted!" from a Ctrl-C, out of memory) must propagate,
- * not pass for a server's bad JSON. (cjson.safe would not help: it catches
- * everything in a pcall of its own.)
+ * Whether an error raised during the decode is not about the text: out of
+ * memory, or the interpreter's "interrupted!" (lua.c and luajit.c raise it
+ * from a hook on Ctrl-C, here at the decode's call event). Those propagate;
+ * everything else is cjson's verdict, whatever its wording ("Expected value
+ * but found invalid token at character 1", "JSON parser does not support
+ * UTF-16 or UTF-32", ...), and the server's bad JSON. (cjson.safe would not
+ * help: it catches everything in a pcall of its own.)
  */
-static int cjson_parse_error(lua_State *L)
+static int foreign_error(lua_State *L, int status)
 {
-    const char *msg = lua_tostring(L, -1);
-    return msg != NULL && (strncmp(msg, "Expected ", 9) == 0 || strncmp(msg, "Found too many nested", 21) == 0);
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    return status == LUA_ERRMEM || (msg != NULL && strstr(msg, "interrupted!") != NULL);
 }
 
 /* Pushes the decoded value and returns 1, or pushes a message and returns 0. */
@@ -104,10 +105,11 @@ int qs_json_decode(lua_State *L, const char *s, size_t len)
     lua_getfield(L, -1, "decode");
     lua_remove(L, -2);
     lua_pushlstring(L, s, len);
-    if (lua_pcall(L, 1, 1, 0) != 0) {
-        if (cjson_parse_error(L))
-            return 0;
-        lua_error(L);                /* an interrupt, out of memory: not the server's fault */
+    int status = lua_pcall(L, 1, 1, 0);
+    if (status != 0) {
+        if (foreign_error(L, status))
+            lua_error(L);            /* an interrupt, out of memory: not the server's fault */
+        return 0;
     }
     if (is_null(L, -1)) {
         lua_pop(L, 1);

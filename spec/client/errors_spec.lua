@@ -176,6 +176,15 @@ describe("errors", function()
     assert.are.equal(200, err.status)
   end)
 
+  it("decode: whatever cjson says of the text is the server's bad JSON, never a raise", function()
+    local c = emulator.client()
+    -- cjson refuses text with NUL bytes early on as "UTF-16 or UTF-32", in its own words
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = "H\0\0" }
+    local wh, err = c.webhooks:list()
+    assert.is_nil(wh)
+    assert.are.equal("decode", err.kind)
+  end)
+
   it("decode: a nesting bomb is refused without harm", function()
     local c = emulator.client()
     emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
