@@ -123,6 +123,22 @@ function Output:record(rows)
 end
 
 -- A table with a header line; cells are cleaned, columns two spaces apart, no trailing blanks.
+-- A list result, in the form the options ask for: one JSON document (--json), the `key` field of
+-- each item a line (-q), a notice when empty, else a table of the columns `row(item)` returns.
+function Output:list(items, spec)
+  if self.json then
+    self:document(items)
+  elseif self.quiet then
+    for _, item in ipairs(items) do self:print(item[spec.key]) end
+  elseif #items == 0 then
+    self:notice(spec.empty)
+  else
+    local rows = {}
+    for i, item in ipairs(items) do rows[i] = spec.row(item) end
+    self:table(spec.columns, rows)
+  end
+end
+
 function Output:table(columns, rows)
   local widths, cells = {}, {}
   for c, title in ipairs(columns) do widths[c] = width(title) end

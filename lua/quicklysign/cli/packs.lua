@@ -52,17 +52,8 @@ function packs.get(ctx)
 end
 
 local function show_files(out, files)
-  if out.json then
-    out:document(files)
-  elseif out.quiet then
-    for _, f in ipairs(files) do out:print(f.path) end
-  elseif #files == 0 then
-    out:notice("the pack has no documents to download")
-  else
-    local rows = {}
-    for i, f in ipairs(files) do rows[i] = { f.path, tostring(f.bytes) } end
-    out:table({ "FILE", "BYTES" }, rows)
-  end
+  out:list(files, { key = "path", empty = "the pack has no documents to download", columns = { "FILE", "BYTES" },
+    row = function(f) return { f.path, tostring(f.bytes) } end })
 end
 packs.show_files = show_files
 

@@ -2,7 +2,7 @@
 local output = require "quicklysign.cli.output"
 local status = require "quicklysign.cli.status"
 
-local ipairs, find, lower, insert = ipairs, string.find, string.lower, table.insert
+local find, lower, insert = string.find, string.lower, table.insert
 local iso = output.iso8601
 
 local webhooks = {}
@@ -94,19 +94,8 @@ function webhooks.list(ctx)
   local list, err = ctx:call(FLAGS, client.webhooks.list, client.webhooks,
     ctx.options.entity and { entity_key = ctx.options.entity } or nil)
   if not list then return ctx:fail(err) end
-  if out.json then
-    out:document(list)
-  elseif out.quiet then
-    for _, wh in ipairs(list) do out:print(wh.key) end
-  elseif #list == 0 then
-    out:notice("no webhooks")
-  else
-    local rows = {}
-    for i, wh in ipairs(list) do
-      rows[i] = { wh.key, wh.entity_key, wh.callback, iso(wh.date_created) }
-    end
-    out:table({ "KEY", "ENTITY", "CALLBACK", "CREATED" }, rows)
-  end
+  out:list(list, { key = "key", empty = "no webhooks", columns = { "KEY", "ENTITY", "CALLBACK", "CREATED" },
+    row = function(wh) return { wh.key, wh.entity_key, wh.callback, iso(wh.date_created) } end })
   return status.OK
 end
 
@@ -141,22 +130,14 @@ function webhooks.logs(ctx)
   local logs, err = ctx:call(FLAGS, client.webhooks.logs, client.webhooks,
     entity and { entity_key = entity } or { webhook_key = webhook })
   if not logs then return ctx:fail(err) end
-  if out.json then
-    out:document(logs)
-  elseif out.quiet then
-    for _, entry in ipairs(logs) do out:print(entry.key) end
-  elseif #logs == 0 then
-    out:notice("no callbacks logged")
-  else
-    local rows = {}
-    for i, entry in ipairs(logs) do
+  out:list(logs, { key = "key", empty = "no callbacks logged",
+    columns = entity and { "CREATED", "EVENT", "WEBHOOK", "LOG" } or { "CREATED", "EVENT", "LOG" },
+    row = function(entry)
       local row = { iso(entry.date_created), entry.callback_event }
       if entity then row[#row + 1] = entry.webhook_key or entry.subscription_key end
       row[#row + 1] = entry.log
-      rows[i] = row
-    end
-    out:table(entity and { "CREATED", "EVENT", "WEBHOOK", "LOG" } or { "CREATED", "EVENT", "LOG" }, rows)
-  end
+      return row
+    end })
   return status.OK
 end
 
