@@ -254,9 +254,18 @@ int qs_read_response(lua_State *L, qs_client *c, const qs_call *call,
     return 0;
 }
 
-static const char *error_code(lua_State *L)
+/*
+ * With an error on top: whether it says the access token expired and one can
+ * be minted again (once per call: *reminted). Drops the old token if so.
+ */
+int qs_token_expired(lua_State *L, qs_client *c, int *reminted)
 {
-    return string_field(L, -1, "code");
+    const char *code = string_field(L, -1, "code");
+    if (code == NULL || strcmp(code, "invalid_access_token") != 0 || *reminted || c->api_key == NULL)
+        return 0;
+    *reminted = 1;
+    qs_str_replace(&c->access_token, NULL);
+    return 1;
 }
 
 int qs_api_call(lua_State *L, qs_client *c, const qs_call *call, int url_idx, int body_idx)
@@ -299,13 +308,8 @@ int qs_api_call(lua_State *L, qs_client *c, const qs_call *call, int url_idx, in
         } else if (qs_read_response(L, c, call, &t, url)) {
             return 1;
         } else {
-            const char *code = error_code(L);
-            if (code != NULL && strcmp(code, "invalid_access_token") == 0 &&
-                call->auth == QS_AUTH_TOKEN && !reminted && c->api_key != NULL) {
-                reminted = 1;               /* the token expired: mint once more */
-                qs_str_replace(&c->access_token, NULL);
-                continue;
-            }
+            if (call->auth == QS_AUTH_TOKEN && qs_token_expired(L, c, &reminted))
+                continue;                   /* mint once more */
             lua_getfield(L, -1, "status");
             transient = qs_status_retryable((long)lua_tointeger(L, -1));
             lua_pop(L, 1);
@@ -313,14 +317,8 @@ int qs_api_call(lua_State *L, qs_client *c, const qs_call *call, int url_idx, in
         /* A create is retried only when it provably never reached the server. */
         int retryable = transient && (call->retry == QS_RETRY_SAFE || !t.sent);
         qs_error_set_bool(L, "retryable", retryable);
-        if (retryable && attempt < c->max_retries) {
-            double delay = qs_backoff(c, attempt, t.retry_after);
-            if (delay >= 0 && qs_now() + delay < call->deadline) {
-                qs_sleep(delay);
-                attempt++;
-                continue;
-            }
-        }
+        if (retryable && qs_retry_wait(c, &attempt, t.retry_after, call->deadline))
+            continue;
         lua_pushinteger(L, attempt + 1);
         lua_setfield(L, -2, "attempts");
         return qs_return_error(L);

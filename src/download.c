@@ -184,27 +184,15 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
                 lua_settop(L, url_idx);
                 qs_push_error(L, c, "http", t.status, "GET", cur, "unexpected answer");
             }
-            lua_getfield(L, -1, "code");
-            int expired = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "invalid_access_token") == 0;
-            lua_pop(L, 1);
-            if (expired && with_token && !reminted && c->api_key != NULL) {
-                reminted = 1;
-                qs_str_replace(&c->access_token, NULL);
-                continue;
-            }
+            if (with_token && qs_token_expired(L, c, &reminted))
+                continue;                   /* mint once more */
             lua_getfield(L, -1, "status");   /* the envelope's status wins */
             transient = qs_status_retryable((long)lua_tonumber(L, -1));
             lua_pop(L, 1);
         }
         qs_error_set_bool(L, "retryable", transient);
-        if (transient && attempt < c->max_retries) {
-            double delay = qs_backoff(c, attempt, t.retry_after);
-            if (delay >= 0 && qs_now() + delay < deadline) {
-                qs_sleep(delay);
-                attempt++;
-                continue;
-            }
-        }
+        if (transient && qs_retry_wait(c, &attempt, t.retry_after, deadline))
+            continue;
         qs_discard_temp(c);
         lua_pushinteger(L, attempt + 1);
         lua_setfield(L, -2, "attempts");

@@ -125,6 +125,7 @@ const char *qs_curl_kind(CURLcode code);
 int    qs_status_retryable(long status);
 int    qs_curl_retryable(CURLcode code);
 double qs_backoff(qs_client *c, int attempt, double retry_after);
+int    qs_retry_wait(qs_client *c, int *attempt, double retry_after, double deadline);
 
 /* url.c */
 void qs_push_url(lua_State *L, qs_client *c, const char *path, const char *key,
@@ -168,6 +169,7 @@ int  qs_ensure_token(lua_State *L, qs_client *c, const qs_call *call);
 int  qs_mint_token(lua_State *L, qs_client *c, const qs_call *call);
 int  qs_build_headers(qs_client *c, int json_body, int with_token);
 int  qs_header_safe(const char *s);
+int  qs_token_expired(lua_State *L, qs_client *c, int *reminted);
 int  qs_read_response(lua_State *L, qs_client *c, const qs_call *call,
                       const qs_transfer *t, const char *url);
 

@@ -88,6 +88,23 @@ static double next_unit(qs_client *c)
 }
 
 /*
+ * Before another attempt of a call that failed transiently: when a retry is
+ * left and its wait ends before the deadline, sleeps, counts the attempt and
+ * returns 1; else returns 0 (the failure is final).
+ */
+int qs_retry_wait(qs_client *c, int *attempt, double retry_after, double deadline)
+{
+    if (*attempt >= c->max_retries)
+        return 0;
+    double delay = qs_backoff(c, *attempt, retry_after);
+    if (delay < 0 || qs_now() + delay >= deadline)
+        return 0;
+    qs_sleep(delay);
+    (*attempt)++;
+    return 1;
+}
+
+/*
  * Seconds to wait before attempt number `attempt + 1` (attempt counts from
  * 0), or -1 when the server asks for a longer wait than max_retry_delay.
  */
