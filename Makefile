@@ -15,7 +15,7 @@ SOURCES       := $(wildcard src/*.c)
 HEADERS       := $(wildcard src/*.h)
 MODULES       := $(foreach f,$(FLAVOURS),build/$(f)/quicklysign/core.so)
 
-.PHONY: all build deps deps-check test demo bench check check-c check-lua check-valgrind check-asan check-fuzz rock clean help
+.PHONY: all build env deps deps-check test demo bench check check-c check-lua check-valgrind check-asan check-fuzz rock clean help
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make demo    run the end-to-end demo against the local emulator (installs what is missing)"
 	@echo "make test    build and run every test on Lua 5.4 and LuaJIT (installs what is missing)"
 	@echo "make build   build quicklysign.core for Lua 5.4 and LuaJIT into build/"
+	@echo "make env     print the exports that let lua5.4 use this checkout: eval \"\$$(make -s env)\""
 	@echo "make check   warnings as errors, cppcheck, luacheck, valgrind, ASan runs, fuzz seed replays"
 	@echo "make bench   run the benchmarks (bench/README.md)"
 	@echo "make rock    luarocks make into ./.tree (what users get)"
@@ -34,6 +35,11 @@ deps-check:
 	@scripts/install-deps check
 
 build: $(MODULES)
+
+# Lua 5.4 from this checkout, without installing: eval "$(make -s env)"
+env: build
+	@echo "export LUA_PATH='$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;'"
+	@echo "export LUA_CPATH='$(CURDIR)/build/lua5.4/?.so;;'"
 
 build/%/quicklysign/core.so: $(SOURCES) $(HEADERS)
 	@mkdir -p $(dir $@)
