@@ -61,10 +61,10 @@ describe("dedupe with the default key", function()
     assert.equal(2, seen.runs)
   end)
 
-  it("releases the key on failure with the default 200 answer too", function()
+  it("releases the key on failure without retry_on_handler_error too", function()
     local r, seen = make_router()
     seen.behaviour = function() error("crash") end
-    assert.equal(200, (r:handle(request_for(FINAL))))
+    assert.equal(500, (r:handle(request_for(FINAL))))
     seen.behaviour = function() end
     assert.equal(200, (r:handle(request_for(FINAL))))
     assert.equal(2, seen.runs)

@@ -155,15 +155,15 @@ describe("router handlers", function()
       { "return false, err", function() return false, "no disk" end, false, "no disk" },
     }
     for _, case in ipairs(failing) do
-      it(case[1] .. ": reported, answered 200 by default, the other handlers still run", function()
+      it(case[1] .. ": reported, answered 500 so the vendor retries, the other handlers still run", function()
         local r, seen, lines = make_router()
         local ran = {}
         r:on("final_document_generated", function() ran[#ran + 1] = 1 end)
         r:on("final_document_generated", case[2])
         r:on_any(function() ran[#ran + 1] = 3 end)
         local status, body = r:handle(support.request())
-        assert.equal(200, status)
-        assert.equal("ok", body)
+        assert.equal(500, status)   -- a 200 here lost the work: the vendor never resends after one
+        assert.equal("internal error", body)
         assert.same({ 1, 3 }, ran)
         assert.equal(1, #seen.errors)
         local err = seen.errors[1].err
@@ -192,7 +192,7 @@ describe("router handlers", function()
       r:on("final_document_generated", function() error("a") end)
       r:on_any(function() return nil, "b" end)
       r:on_any(function() end)
-      assert.equal(200, (r:handle(support.request())))
+      assert.equal(500, (r:handle(support.request())))
       assert.equal(2, #seen.errors)
     end)
 
@@ -364,8 +364,10 @@ describe("argument misuse raises, naming the argument", function()
     { function() callbacks.router{ tokn = TOKEN } end, "bad argument #1 to 'router' (unknown option 'tokn')" },
     { function() callbacks.router{ token = TOKEN, token_param = "" } end,
       "bad argument #1 to 'router' (option 'token_param' must be a non-empty string)" },
-    { function() callbacks.router{ token = TOKEN, retry_on_handler_error = 1 } end,
-      "bad argument #1 to 'router' (option 'retry_on_handler_error' must be a boolean)" },
+    { function() callbacks.router{ token = TOKEN, retry_on_handler_error = false } end,
+      "bad argument #1 to 'router' (option 'retry_on_handler_error' can only be true: a failed handler always "
+      .. "answers 500, so that the vendor retries (a 200 would lose the work); give the router an inbox to "
+      .. "answer at once)" },
     { function() callbacks.router{ token = TOKEN, max_body = 0 } end,
       "bad argument #1 to 'router' (option 'max_body' must be a positive integer (bytes))" },
     { function() callbacks.router{ token = TOKEN, max_depth = 1.5 } end,

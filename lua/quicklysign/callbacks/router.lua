@@ -1,15 +1,19 @@
 -- The callback endpoint: takes a plain request table from any server, checks it layer by layer,
--- runs the handlers and says what to answer. Never raises from handle/verify/dispatch.
+-- then either stores it in the inbox or runs the handlers, and says what to answer. Never raises
+-- from handle/verify/accept/dispatch/process. A 200 means the work is done or durably stored:
 --
 --   request -> method -> token -> content type/size -> parse -> allow -> confirm   (verify)
---           -> dedupe claim -> handlers -> commit/release                          (dispatch)
---           -> status, body, headers
+--     with an inbox:    -> once key -> inbox:push -> 200 (503 if the push failed)   (accept)
+--                       ... a worker later: handlers -> done, retry or dead         (process)
+--     without one:      -> dedupe claim -> handlers -> commit/release              (dispatch)
+--                       -> 200 only when every handler succeeded, else 500 (the vendor retries)
 local args = require "quicklysign.callbacks.args"
 local auth = require "quicklysign.callbacks.auth"
 local confirm = require "quicklysign.callbacks.confirm"
 local dedupe = require "quicklysign.callbacks.dedupe"
 local errors = require "quicklysign.callbacks.errors"
 local host = require "quicklysign.callbacks.host"
+local log = require "quicklysign.callbacks.log"
 local parse = require "quicklysign.callbacks.parse"
 local url = require "quicklysign.callbacks.url"
 
@@ -52,7 +56,7 @@ local KNOWN = {
   token = true, token_param = true, allow = true,
   confirm = true, confirm_ttl = true, confirm_negative_ttl = true, confirm_cache_size = true,
   dedupe = true, retry_on_handler_error = true, max_body = true, max_depth = true,
-  log = true, now = true,
+  log = true, now = true, inbox = true,
 }
 
 local function check_tokens(token)
@@ -117,7 +121,17 @@ function router.new(opts)
     })
   end
 
-  if opts.dedupe == true then
+  if opts.inbox ~= nil then
+    args.option(type(opts.inbox) == "table" and type(opts.inbox.push) == "function", 1, "router",
+      "inbox", "must be an inbox made by quicklysign.inbox.open")
+    self.inbox = opts.inbox
+    -- The inbox keeps the once keys: dedupe only chooses them (true: the default key).
+    args.option(opts.dedupe == nil or type(opts.dedupe) == "boolean" or dedupe.is(opts.dedupe), 1, "router",
+      "dedupe", "must be true, false or an object made by callbacks.dedupe{...}")
+    if opts.dedupe ~= false then
+      self.once = dedupe.is(opts.dedupe) and opts.dedupe or dedupe.new{}
+    end
+  elseif opts.dedupe == true then
     self.dedupe = dedupe.new{ now = opts.now }
   elseif opts.dedupe ~= nil and opts.dedupe ~= false then
     args.option(dedupe.is(opts.dedupe), 1, "router", "dedupe",
@@ -125,9 +139,10 @@ function router.new(opts)
     self.dedupe = opts.dedupe
   end
 
-  args.option(opts.retry_on_handler_error == nil or type(opts.retry_on_handler_error) == "boolean",
-    1, "router", "retry_on_handler_error", "must be a boolean")
-  self.retry_on_handler_error = opts.retry_on_handler_error == true
+  -- A failed handler always answers 500 now (a 200 would lose the work): only true is accepted.
+  args.option(opts.retry_on_handler_error == nil or opts.retry_on_handler_error == true, 1, "router",
+    "retry_on_handler_error", "can only be true: a failed handler always answers 500, so that the "
+    .. "vendor retries (a 200 would lose the work); give the router an inbox to answer at once")
 
   if opts.max_body ~= nil then
     args.option(positive_integer(opts.max_body), 1, "router", "max_body",
@@ -143,8 +158,10 @@ function router.new(opts)
   if opts.log == false then
     self.log = function() end
   else
-    self.log = opts.log or host.log
-    args.option(args.is_callable(self.log), 1, "router", "log", "must be a function or false")
+    local sink = opts.log or host.log
+    args.option(args.is_callable(sink), 1, "router", "log", "must be a function or false")
+    self.scrub = log.scrubber(self.tokens, self.token_param)
+    self.log = log.writer(sink, self.scrub)
   end
 
   if not (self.tokens or self.allow or self.confirmer) then
@@ -296,14 +313,47 @@ function Router:_verify(request)
 end
 
 -- Runs fn(ev); returns nil on success or the error it raised or returned (as nil/false, err).
+-- An interrupt (Ctrl-C) or out of memory is not a handler's failure: it propagates.
 local function run_handler(fn, ev)
   local res = { pcall(fn, ev) }
-  if not res[1] then return { raised = true, cause = res[2] } end
+  if not res[1] then
+    local e = res[2]
+    if type(e) == "string" and (e:find("interrupted!", 1, true) or e == "not enough memory") then
+      error(e, 0)
+    end
+    return { raised = true, cause = e }
+  end
   if not res[2] and res[3] ~= nil then return { raised = false, cause = res[3] } end
   return nil
 end
 
--- router:dispatch(ev) -> status, body, headers: dedupe, then the handlers.
+-- Runs every handler for ev (the event's own, then on_any), each reported when it fails.
+-- Returns nil, or an error naming how many failed and the first cause.
+function Router:_run_handlers(ev)
+  local failures, first = 0, nil
+  local lists = { self.handlers[ev.event] or {}, self.any_handlers }
+  for _, list in ipairs(lists) do
+    for i = 1, #list do
+      local failure = list[i] and run_handler(list[i], ev)
+      if failure then
+        failures = failures + 1
+        local err = errors.new("handler", "handler_error", format(
+          "a handler for %s %s: %s", ev.event, failure.raised and "raised" or "returned an error",
+          tostring(failure.cause)), { cause = failure.cause })
+        first = first or err
+        self:_report("error", err, ev)
+      end
+    end
+  end
+  if failures == 0 then return nil end
+  if failures > 1 then
+    first = errors.new("handler", "handler_error", format("%d handlers failed; the first: %s", failures,
+      first.message), { cause = first.cause, failures = failures })
+  end
+  return first
+end
+
+-- Without an inbox: dedupe, then the handlers, in the request.
 function Router:_dispatch(ev)
   local claim_key
   if self.dedupe then
@@ -325,31 +375,55 @@ function Router:_dispatch(ev)
     end
   end
 
-  local failures = 0
-  local lists = { self.handlers[ev.event] or {}, self.any_handlers }
-  for _, list in ipairs(lists) do
-    for i = 1, #list do
-      local failure = list[i] and run_handler(list[i], ev)
-      if failure then
-        failures = failures + 1
-        self:_report("error", errors.new("handler", "handler_error", format(
-          "a handler for %s %s: %s", ev.event, failure.raised and "raised" or "returned an error",
-          tostring(failure.cause)), { cause = failure.cause }), ev)
-      end
-    end
-  end
-
-  if failures > 0 then
+  local failed = self:_run_handlers(ev)
+  if failed then
     if claim_key then
       local ok, err = self.dedupe:release(claim_key)
       if not ok then self:_report("error", err, ev) end
     end
-    if self.retry_on_handler_error then return answer(500) end
-    return answer(200)
+    return answer(500)   -- the vendor retries: a 200 here would lose the work
   end
   if claim_key then
     local ok, err = self.dedupe:commit(claim_key)
     if not ok then self:_report("warn", err, ev) end
+  end
+  return answer(200)
+end
+
+-- The once key of an event (one-shot events, or the dedupe key function's): key, or nil.
+function Router:_once_key(ev)
+  if not self.once then return nil end
+  local ok, key, key_err = pcall(self.once.key, ev)
+  if not ok then
+    return nil, errors.new("dedupe", "key_error", "the dedupe key function raised: " .. tostring(key))
+  end
+  if key == nil or key == false then
+    if key_err ~= nil then
+      return nil, errors.new("dedupe", "key_error", "the dedupe key function failed: " .. tostring(key_err),
+        { cause = key_err })
+    end
+    return nil
+  end
+  if type(key) ~= "string" and type(key) ~= "number" then
+    return nil, errors.new("dedupe", "key_error", "the dedupe key function returned a " .. type(key))
+  end
+  return self.once.prefix .. key
+end
+
+-- With an inbox: store the event, then answer. 200 only once the push succeeded.
+function Router:_accept(ev, body)
+  local once_key, key_err = self:_once_key(ev)
+  if key_err then return self:_refuse(503, "error", key_err, ev, { ["Retry-After"] = "60" }) end
+  local id, state, was = self.inbox:push(ev, { once_key = once_key, body = body })
+  if not id then
+    return self:_refuse(503, "error", errors.new("inbox", "push_failed",
+      "could not store the callback (the vendor will retry): " .. tostring(state), { cause = state }),
+      ev, { ["Retry-After"] = "30" })
+  end
+  if state == "duplicate" then
+    self:_log("info", format("quicklysign.callbacks duplicate %s %s: stored once already as job %s (%s)",
+      ev.event, ev.entity_key, tostring(id), tostring(was)))
+    return answer(200, "duplicate")
   end
   return answer(200)
 end
@@ -360,6 +434,19 @@ local function internal_error(self, err)
   return answer(500)
 end
 
+local function is_event(ev)
+  return type(ev) == "table" and type(ev.event) == "string" and type(ev.entity_key) == "string"
+end
+
+local function guarded(self, fn, ...)
+  local ok, status, body, headers = pcall(fn, self, ...)
+  if ok then return status, body, headers end
+  if type(status) == "string" and (status:find("interrupted!", 1, true) or status == "not enough memory") then
+    error(status, 0)
+  end
+  return internal_error(self, status)
+end
+
 -- router:verify(request) -> ev | nil, status, body, headers
 function Router:verify(request)
   local ok, ev, status, body, headers = pcall(Router._verify, self, request)
@@ -367,21 +454,48 @@ function Router:verify(request)
   return ev, status, body, headers
 end
 
--- router:dispatch(ev) -> status, body, headers (ev from verify or parse)
+-- router:dispatch(ev) -> status, body, headers: the handlers now, in the caller (no inbox).
 function Router:dispatch(ev)
-  if type(ev) ~= "table" or type(ev.event) ~= "string" or type(ev.entity_key) ~= "string" then
+  if not is_event(ev) then
     return internal_error(self, "dispatch needs an event made by verify or parse")
   end
-  local ok, status, body, headers = pcall(Router._dispatch, self, ev)
-  if not ok then return internal_error(self, status) end
-  return status, body, headers
+  return guarded(self, Router._dispatch, ev)
+end
+
+-- router:accept(ev [, body]) -> status, body, headers: what a verified callback gets. With an
+-- inbox, it is stored (body: the bytes received, kept as they came) and answered; without one,
+-- the handlers run first (dispatch).
+function Router:accept(ev, body)
+  if not is_event(ev) then
+    return internal_error(self, "accept needs an event made by verify or parse")
+  end
+  if not self.inbox then return self:dispatch(ev) end
+  return guarded(self, Router._accept, ev, body)
+end
+
+-- router:process(ev) -> true | nil, err: runs the handlers for a stored event (what a worker
+-- does). No dedupe: the inbox stored it once already.
+function Router:process(ev)
+  if not is_event(ev) then
+    return nil, errors.new("internal", "bad_event", "process needs an event made by parse")
+  end
+  local ok, err = pcall(Router._run_handlers, self, ev)
+  if not ok then
+    if type(err) == "string" and (err:find("interrupted!", 1, true) or err == "not enough memory") then
+      error(err, 0)
+    end
+    pcall(self.log, "error", "quicklysign.callbacks internal error: " .. tostring(err))
+    return nil, errors.new("internal", "internal_error", tostring(err))
+  end
+  if err then return nil, err end
+  return true
 end
 
 -- router:handle(request) -> status, body, headers
 function Router:handle(request)
   local ev, status, body, headers = self:verify(request)
   if ev == nil then return status, body, headers end
-  return self:dispatch(ev)
+  return self:accept(ev, type(request) == "table" and request.body or nil)
 end
 
 return router

@@ -9,8 +9,8 @@ local errors = require "quicklysign.callbacks.errors"
 local redis_client = require "quicklysign.inbox.redis_client"
 local scripts = require "quicklysign.inbox.redis_scripts"
 
-local type, tostring, tonumber, setmetatable, pcall, ipairs, floor =
-  type, tostring, tonumber, setmetatable, pcall, ipairs, math.floor
+local tostring, tonumber, setmetatable, pcall, ipairs, floor =
+  tostring, tonumber, setmetatable, pcall, ipairs, math.floor
 local format, find = string.format, string.find
 local unpack = table.unpack or unpack -- luacheck: ignore (Lua 5.1)
 
