@@ -6,7 +6,8 @@ ignore = { "212/self" }   -- methods that do not use self keep the colon for a u
 -- code that runs inside nginx (OpenResty) sees the ngx global
 files["emulator"] = { std = "luajit", globals = { "ngx" } }
 files["lua/quicklysign/openresty.lua"] = { read_globals = { "ngx" } }
-files["examples/openresty"] = { read_globals = { "ngx" } }
+files["examples/openresty"] = { globals = { "ngx" } }
+files["lua/quicklysign/openresty"] = { read_globals = { "ngx" } }
 files["spec/openresty/fixtures"] = { read_globals = { "ngx" } }
 files["bench"] = { read_globals = { "ngx" } }
 files["spec"] = { std = "+busted" }

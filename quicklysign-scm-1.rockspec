@@ -9,13 +9,19 @@ description = {
     A client for QuicklySign's webhooks and document packs (C core over
     libcurl and lua-cjson), and pure-Lua helpers that receive, verify and
     route QuicklySign's callbacks, in plain Lua or inside OpenResty. The
-    `quicklysign` command's `listen` also wants LuaSocket (optional).
+    `quicklysign` command's `listen` also wants LuaSocket (optional). A durable
+    inbox (SQLite, or Redis through lua-resty-redis) makes every callback
+    answered 200 get its work done, whatever fails afterwards.
   ]],
   license = "MIT",
 }
+-- luasql-sqlite3 is the durable inbox's embedded store (the default). Optional, not
+-- declared: lua-resty-redis (the Redis inbox), luasocket (`quicklysign listen`, and the Redis
+-- inbox outside nginx).
 dependencies = {
   "lua >= 5.1",
   "lua-cjson >= 2.1.0",
+  "luasql-sqlite3 >= 2.6.0",
 }
 -- Only the library is looked up: Debian keeps curl/curl.h in the multiarch
 -- include folder, which LuaRocks does not search but the compiler does.
@@ -47,12 +53,28 @@ build = {
     ["quicklysign.callbacks.events"] = "lua/quicklysign/callbacks/events.lua",
     ["quicklysign.callbacks.host"] = "lua/quicklysign/callbacks/host.lua",
     ["quicklysign.callbacks.json"] = "lua/quicklysign/callbacks/json.lua",
+    ["quicklysign.callbacks.log"] = "lua/quicklysign/callbacks/log.lua",
     ["quicklysign.callbacks.parse"] = "lua/quicklysign/callbacks/parse.lua",
     ["quicklysign.callbacks.router"] = "lua/quicklysign/callbacks/router.lua",
     ["quicklysign.callbacks.ttl_cache"] = "lua/quicklysign/callbacks/ttl_cache.lua",
     ["quicklysign.callbacks.url"] = "lua/quicklysign/callbacks/url.lua",
     ["quicklysign.openresty"] = "lua/quicklysign/openresty.lua",
-    ["quicklysign.openresty.worker"] = "lua/quicklysign/openresty/worker.lua",
+    ["quicklysign.openresty.client_thread"] = "lua/quicklysign/openresty/client_thread.lua",
+    ["quicklysign.openresty.inbox"] = "lua/quicklysign/openresty/inbox.lua",
+    ["quicklysign.openresty.inbox_thread"] = "lua/quicklysign/openresty/inbox_thread.lua",
+    ["quicklysign.openresty.jobs"] = "lua/quicklysign/openresty/jobs.lua",
+    ["quicklysign.openresty.threads"] = "lua/quicklysign/openresty/threads.lua",
+    ["quicklysign.handlers"] = "lua/quicklysign/handlers.lua",
+    ["quicklysign.inbox"] = "lua/quicklysign/inbox.lua",
+    ["quicklysign.inbox.box"] = "lua/quicklysign/inbox/box.lua",
+    ["quicklysign.inbox.json"] = "lua/quicklysign/inbox/json.lua",
+    ["quicklysign.inbox.reconcile"] = "lua/quicklysign/inbox/reconcile.lua",
+    ["quicklysign.inbox.redis"] = "lua/quicklysign/inbox/redis.lua",
+    ["quicklysign.inbox.redis_client"] = "lua/quicklysign/inbox/redis_client.lua",
+    ["quicklysign.inbox.redis_scripts"] = "lua/quicklysign/inbox/redis_scripts.lua",
+    ["quicklysign.inbox.sqlite"] = "lua/quicklysign/inbox/sqlite.lua",
+    ["quicklysign.inbox.url"] = "lua/quicklysign/inbox/url.lua",
+    ["quicklysign.inbox.worker"] = "lua/quicklysign/inbox/worker.lua",
     ["quicklysign.cli"] = "lua/quicklysign/cli.lua",
     ["quicklysign.cli.args"] = "lua/quicklysign/cli/args.lua",
     ["quicklysign.cli.commands"] = "lua/quicklysign/cli/commands.lua",

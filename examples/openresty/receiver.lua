@@ -1,18 +1,21 @@
---- The example receiver behind examples/openresty/nginx.conf: verifies each
--- QuicklySign callback (token in the URL, then confirmation against the API),
--- answers at once, and on final_document_generated downloads the pack's final
--- PDFs into $QUICKLYSIGN_PDF_DIR/<pack key>/. The C client's calls run in
--- nginx's thread pool through quicklysign.openresty.client.
+--- The example receiver behind examples/openresty/nginx.conf. Each QuicklySign callback is
+-- verified (token in the URL, then confirmation against the API), stored in the inbox
+-- ($QUICKLYSIGN_INBOX: SQLite by default, or Redis) and only then answered 200. Workers inside
+-- nginx (openresty.worker) run the handlers: on final_document_generated they download the
+-- pack's final PDFs into $QUICKLYSIGN_PDF_DIR/<pack key>/ once the API says the pack is
+-- complete, retrying until that succeeds or the job is parked as dead.
 local callbacks = require "quicklysign.callbacks"
+local handlers = require "quicklysign.handlers"
+local inbox = require "quicklysign.inbox"
 local openresty = require "quicklysign.openresty"
 local cjson = require "cjson.safe"
 
 local ngx = ngx -- luacheck: ignore
-local getenv, assert, ipairs, tostring = os.getenv, assert, ipairs, tostring
+local getenv, tostring, tonumber, pcall, error = os.getenv, tostring, tonumber, pcall, error
 
 local receiver = {}
 
-local handler
+local handler, box, runner, init_error
 
 -- Appends one record to the events dict (for GET /events).
 local function record(kind, fields)
@@ -23,49 +26,101 @@ local function record(kind, fields)
   dict:set("event:" .. n, cjson.encode(fields))
 end
 
-local function build_router()
+local function required(name)
+  local v = getenv(name)
+  if v == nil or v == "" then error("set " .. name, 0) end
+  return v
+end
+
+local function number(name, default)
+  local v = getenv(name)
+  if v == nil or v == "" then return default end
+  return tonumber(v) or error(name .. " must be a number", 0)
+end
+
+local function build()
   local client = openresty.client{
-    client_id = getenv("QUICKLYSIGN_CLIENT_ID"),
-    client_secret = getenv("QUICKLYSIGN_CLIENT_SECRET"),
-    api_key = getenv("QUICKLYSIGN_API_KEY"),
+    client_id = required("QUICKLYSIGN_CLIENT_ID"),
+    client_secret = required("QUICKLYSIGN_CLIENT_SECRET"),
+    api_key = required("QUICKLYSIGN_API_KEY"),
     base_url = getenv("QUICKLYSIGN_BASE_URL"),
   }
-  local pdf_dir = assert(getenv("QUICKLYSIGN_PDF_DIR"), "set QUICKLYSIGN_PDF_DIR")
+  local pdf_dir = required("QUICKLYSIGN_PDF_DIR")
+  local err
+  box, err = inbox.open(required("QUICKLYSIGN_INBOX"))
+  if not box then error(tostring(err), 0) end
 
-  local router = callbacks.router{
-    token = getenv("QUICKLYSIGN_CALLBACK_TOKEN"),
-    confirm = client,
-    dedupe = callbacks.dedupe{ store = callbacks.dedupe.ngx_shared_store(ngx.shared.quicklysign_dedupe) },
-  }
+  local router = callbacks.router{ token = required("QUICKLYSIGN_CALLBACK_TOKEN"), confirm = client, inbox = box }
 
-  router:on(callbacks.events.FINAL_DOCUMENT_GENERATED, function(ev)
-    -- keys are URL-safe; anything else would be a path trick: refuse it
-    if not ev.entity_key:find("^[%w_-]+$") then return nil, "odd entity_key" end
-    local files, err = client.document_packs:download(ev.entity_key, pdf_dir .. "/" .. ev.entity_key)
-    if not files then return nil, err end
-    for _, f in ipairs(files) do
-      record("file", { entity_key = ev.entity_key, name = f.name, path = f.path, bytes = f.bytes })
-    end
-    return true
-  end)
-
+  router:on(callbacks.events.FINAL_DOCUMENT_GENERATED, handlers.download_final_pdfs{
+    client = client, dir = pdf_dir,
+    on_done = function(ev, files)
+      for _, f in ipairs(files) do
+        record("file", { entity_key = ev.entity_key, name = f.name, path = f.path, bytes = f.bytes,
+          attempt = ev.attempt, source = ev.source })
+      end
+    end,
+  })
   router:on_any(function(ev)
-    record("event", { event = ev.event, entity_key = ev.entity_key, webhook_key = ev.webhook_key })
+    record("event", { event = ev.event, entity_key = ev.entity_key, webhook_key = ev.webhook_key,
+      attempt = ev.attempt, source = ev.source })
+  end)
+  router:on_error(function(e, ev)
+    record("error", { reason = e.reason, message = router.scrub(tostring(e)), event = ev and ev.event,
+      entity_key = ev and ev.entity_key, attempt = ev and ev.attempt })
   end)
 
-  router:on_error(function(err, ev)
-    record("error", { reason = err.reason, message = tostring(err), event = ev and ev.event })
-  end)
-
-  return router
+  handler = openresty.handler(router)
+  runner = openresty.worker{
+    inbox = box, router = router,
+    concurrency = number("QUICKLYSIGN_WORKER_CONCURRENCY", 4),
+    lease = number("QUICKLYSIGN_WORKER_LEASE", 120),
+    retry_delay = number("QUICKLYSIGN_WORKER_RETRY_DELAY", 5),
+    max_attempts = number("QUICKLYSIGN_WORKER_MAX_ATTEMPTS", 25),
+  }
+  assert(runner:start())
 end
 
 function receiver.init_worker()
-  handler = openresty.handler(build_router())
+  local ok, err = pcall(build)
+  if not ok then
+    init_error = tostring(err)
+    ngx.log(ngx.ERR, "receiver: cannot initialise: ", init_error)
+  end
 end
 
 function receiver.handle()
+  if not handler then   -- not initialised: let the vendor come back later
+    ngx.status = 503
+    ngx.header["Retry-After"] = "30"
+    return ngx.say("unavailable")
+  end
   return handler()
+end
+
+--- GET /health: 200 {"ok":true} once initialised with a reachable inbox; else 503 and why.
+function receiver.health()
+  local why = init_error
+  if not why then
+    local stats, err = box:stats()
+    if not stats then why = "the inbox does not answer: " .. tostring(err) end
+  end
+  if why then
+    ngx.status = 503
+    return ngx.say(cjson.encode({ ok = false, error = why }))
+  end
+  ngx.say(cjson.encode({ ok = true, inbox = tostring(box) }))
+end
+
+--- GET /stats: the inbox's counts and this nginx worker's job counts.
+function receiver.stats()
+  local counts, err
+  if box then counts, err = box:stats() end
+  if not counts then
+    ngx.status = 503
+    return ngx.say(cjson.encode({ error = tostring(err or init_error) }))
+  end
+  ngx.say(cjson.encode({ inbox = counts, worker = runner:stats() }))
 end
 
 --- GET /events: every record, oldest first, as a JSON array.

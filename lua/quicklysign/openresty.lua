@@ -1,12 +1,19 @@
---- quicklysign.openresty: a callbacks router as a content_by_lua handler, and
--- a client whose calls run in nginx's thread pool.
+--- quicklysign.openresty: the callbacks router as a content_by_lua handler, a client whose calls
+-- run in nginx's thread pool, and workers that run an inbox's jobs in timers.
 --
--- nginx must not wait on libcurl in its event loop, so calls into the C core
--- go through ngx.run_worker_thread (needs `thread_pool quicklysign threads=N;`
--- in nginx.conf's main block). The handler answers the vendor as soon as the
--- callback is verified, then runs the handlers in a timer, off the request.
+-- nginx must not wait on libcurl or SQLite in its event loop: those calls go through
+-- ngx.run_worker_thread (needs `thread_pool quicklysign threads=N;` in nginx.conf's main block),
+-- bounded by openresty/threads.lua. A 200 means "done or durably stored":
+--   * with an inbox (quicklysign.inbox.open in init_worker), the handler answers 200 once the
+--     callback is stored, and openresty.worker{...} runs the handlers in the background;
+--   * without one, the handlers run in the request and the answer is their outcome (500 when
+--     one failed, so that the vendor retries).
+-- Files: openresty/threads.lua (bounded thread calls), openresty/client_thread.lua and
+-- openresty/inbox_thread.lua (the thread side), openresty/inbox.lua (the inbox in nginx),
+-- openresty/jobs.lua (workers in timers).
 local quicklysign = require "quicklysign"
 local callbacks = require "quicklysign.callbacks"
+local threads = require "quicklysign.openresty.threads"
 
 local ngx = ngx   -- luacheck: ignore (set by nginx)
 local type, pairs, error, tostring, tonumber = type, pairs, error, tostring, tonumber
@@ -14,7 +21,8 @@ local io_open, format = io.open, string.format
 
 local openresty = {
   DEFAULT_THREAD_POOL = "quicklysign",
-  WORKER_MODULE = "quicklysign.openresty.worker",
+  CLIENT_THREAD_MODULE = "quicklysign.openresty.client_thread",
+  threads = threads,
 }
 
 local WEBHOOK_METHODS = { "create", "get", "list", "delete", "delete_by_entity", "logs", "ensure" }
@@ -25,8 +33,11 @@ local function fail(fn, msg)
 end
 
 local function run(pool, opts, resource, method, ...)
-  local ok, a, b = ngx.run_worker_thread(pool, openresty.WORKER_MODULE, "call", opts, resource, method, ...)
+  local ok, a, b = threads.run(pool, openresty.CLIENT_THREAD_MODULE, "call", opts, resource, method, ...)
   if not ok then
+    if type(a) == "string" and a:find("^quicklysign: no thread%-pool turn") then
+      return nil, quicklysign.as_error{ kind = "network", message = a, retryable = true }
+    end
     error(a, 3)   -- misuse raised in the thread: raise here, where it was called
   end
   if a == nil and type(b) == "table" then
@@ -84,10 +95,11 @@ end
 local HANDLER_OPTIONS = { respond = true, max_body = true }
 
 --- openresty.handler(router [, opts]) --> function() for content_by_lua.
--- opts.respond: "first" (default) answers 200 once the callback is verified
--- and runs the handlers in a timer; "after" runs them in the request (still
--- without blocking nginx when they use openresty.client) and answers with
--- their outcome, which is what retry_on_handler_error needs.
+-- With an inbox on the router, a verified callback is stored, then answered (200; 503 when the
+-- store failed). Without one, its handlers run in the request (their client calls still in
+-- the thread pool) and the answer is their outcome. opts.max_body: bytes (default the
+-- router's). opts.respond = "first" (answer, then run the handlers) is refused: it answered 200
+-- for work that later failed and was lost.
 function openresty.handler(router, opts)
   if type(router) ~= "table" or type(router.verify) ~= "function" then
     fail("handler", "a router made by quicklysign.callbacks.router expected")
@@ -96,13 +108,13 @@ function openresty.handler(router, opts)
   for k in pairs(opts) do
     if not HANDLER_OPTIONS[k] then fail("handler", format("unknown option '%s'", tostring(k))) end
   end
-  local respond = opts.respond or "first"
-  if respond ~= "first" and respond ~= "after" then
-    fail("handler", "option 'respond' must be 'first' or 'after'")
+  if opts.respond == "first" then
+    fail("handler", "respond = 'first' answered 200 before the work was done, and failed work was lost: "
+      .. "give the router an inbox (quicklysign.inbox) to answer at once and work in the background, "
+      .. "or leave respond out to answer with the handlers' outcome")
   end
-  if respond == "first" and router.retry_on_handler_error then
-    fail("handler", "retry_on_handler_error needs respond = 'after': "
-      .. "with 'first' the answer is sent before handlers run")
+  if opts.respond ~= nil and opts.respond ~= "after" then
+    fail("handler", "option 'respond' must be 'after' (the only mode; it may be left out)")
   end
   local max_body = opts.max_body or router.max_body or 65536
 
@@ -114,11 +126,6 @@ function openresty.handler(router, opts)
     return ngx.exit(ngx.HTTP_OK)   -- the status line is already out
   end
 
-  local function dispatch(premature, ev)
-    if premature then return end
-    router:dispatch(ev)   -- never raises; failures go to on_error and the log
-  end
-
   return function()
     local headers = ngx.req.get_headers(100)
     local request = { method = ngx.req.get_method(), headers = headers, query = ngx.req.get_uri_args(100) }
@@ -126,21 +133,22 @@ function openresty.handler(router, opts)
     if request.method == "POST" and not (length and length > max_body) then
       local body, err = read_body(max_body)
       if err then
-        ngx.log(ngx.ERR, "quicklysign.openresty: cannot read the request body: ", err)
+        router.log("error", "quicklysign.openresty: cannot read the request body: " .. tostring(err))
         return send(500, "internal error")
       end
       request.body = body
     end
     local ev, status, body, answer_headers = router:verify(request)
     if ev == nil then return send(status, body, answer_headers) end
-    if respond == "after" then return send(router:dispatch(ev)) end
-    local ok, err = ngx.timer.at(0, dispatch, ev)
-    if not ok then   -- no timer to run the handlers: let the vendor come back
-      ngx.log(ngx.ERR, "quicklysign.openresty: cannot schedule the handlers: ", err)
-      return send(503, "unavailable", { ["Retry-After"] = "30" })
-    end
-    return send(200, "ok", { ["Content-Type"] = "text/plain; charset=utf-8" })
+    return send(router:accept(ev, request.body))
   end
+end
+
+--- openresty.worker{ inbox = box, router = router [, concurrency = 4, lease = 120,
+--- max_attempts = 25, retry_delay = 5, max_retry_delay = 3600, poll_interval = 1] }
+-- --> runner; call runner:start() in init_worker_by_lua. See openresty/jobs.lua.
+function openresty.worker(opts)
+  return require("quicklysign.openresty.jobs").new(opts)
 end
 
 openresty.callbacks = callbacks

@@ -34,10 +34,16 @@ describe("quicklysign.openresty arguments", function()
     assert.has_error(function() openresty.handler(router, { respnd = "after" }) end,
       "bad argument #1 to 'handler' (unknown option 'respnd')")
     assert.has_error(function() openresty.handler(router, { respond = "later" }) end,
-      "bad argument #1 to 'handler' (option 'respond' must be 'first' or 'after')")
-    local strict = callbacks.router{ token = TOKEN, log = false, retry_on_handler_error = true }
-    assert.has_error(function() openresty.handler(strict) end)
-    assert.is_function(openresty.handler(strict, { respond = "after" }))
+      "bad argument #1 to 'handler' (option 'respond' must be 'after' (the only mode; it may be left out))")
+    assert.is_function(openresty.handler(router))
+    assert.is_function(openresty.handler(router, { respond = "after" }))
+  end)
+
+  it("refuses respond = 'first', which answered 200 for work that was then lost", function()
+    local ok, err = pcall(openresty.handler, router, { respond = "first" })
+    assert.is_false(ok)
+    assert.truthy(err:find("respond = 'first' answered 200 before the work was done", 1, true))
+    assert.truthy(err:find("give the router an inbox", 1, true))
   end)
 
   it("checks client options at once, and refuses functions that cannot cross into a thread", function()
@@ -68,7 +74,7 @@ describe("quicklysign.openresty in nginx", function()
 
   before_each(function() emulator:reset() end)
 
-  it("respond = 'after' answers with the handlers' outcome", function()
+  it("without an inbox, answers with the handlers' outcome", function()
     local ok_body = '{"entity_key":"e","callback_event":"entity_updated","webhook_key":"w"}'
     local fail_body = '{"entity_key":"e","callback_event":"entity_updated","webhook_key":"w","fail":true}'
     assert.are.equal(200, (post("/after?token=" .. TOKEN, ok_body)))
@@ -94,6 +100,17 @@ describe("quicklysign.openresty in nginx", function()
   it("raises misuse where the call was made", function()
     local _, body = get("/call?what=misuse")
     assert.truthy(body:find("^false .*webhook_key: non%-empty string expected, got nil"), body)
+  end)
+
+  it("bounds thread-pool calls, so that a burst never meets 'no available Lua vm'", function()
+    local pack = emulator:create_pack{ name = "Burst", documents = { { name = "D" } } }
+    assert(emulator.client().webhooks:create{ entity_key = pack.key, callback = "http://127.0.0.1:9/x" })
+    -- unbounded, nginx's VM pool runs out (this lost 368 of 600 callbacks in the receiver)
+    local _, raw = get("/burst?raw=1&n=300")
+    local vm = tonumber(raw:match("vm (%d+)"))
+    assert.truthy(vm > 0, raw)
+    local _, body = get("/burst?n=300")
+    assert.are.equal("ok 300 failed 0 vm 0\n", body)
   end)
 
   it("raises when the thread pool does not exist", function()

@@ -155,12 +155,12 @@ function router.new(opts)
     self.max_depth = opts.max_depth
   end
 
+  self.scrub = log.scrubber(self.tokens, self.token_param)   -- also for messages kept elsewhere
   if opts.log == false then
     self.log = function() end
   else
     local sink = opts.log or host.log
     args.option(args.is_callable(sink), 1, "router", "log", "must be a function or false")
-    self.scrub = log.scrubber(self.tokens, self.token_param)
     self.log = log.writer(sink, self.scrub)
   end
 
@@ -408,6 +408,11 @@ function Router:_once_key(ev)
     return nil, errors.new("dedupe", "key_error", "the dedupe key function returned a " .. type(key))
   end
   return self.once.prefix .. key
+end
+
+-- router:once_key(ev) -> the key under which the inbox stores ev once, or nil (stored each time).
+function Router:once_key(ev)
+  return (self:_once_key(ev))
 end
 
 -- With an inbox: store the event, then answer. 200 only once the push succeeded.

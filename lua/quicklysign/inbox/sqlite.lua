@@ -118,6 +118,23 @@ function Store:_tx(what, fn, ...)
   error(a, 0)
 end
 
+-- Switches the file to WAL (once per file; it stays so). SQLite answers "database is locked"
+-- at once, without waiting, when another connection holds a lock at that moment (seen with
+-- eight processes opening a new file together): wait for that lock the way SQLite waits for
+-- any (BEGIN IMMEDIATE honours busy_timeout), then try again.
+function Store:_wal()
+  for _ = 1, 20 do
+    local res = self.conn:execute("PRAGMA journal_mode = WAL")
+    if type(res) == "userdata" then
+      local mode = res:fetch()
+      res:close()
+      if mode == "wal" then return end
+    end
+    if self.conn:execute("BEGIN IMMEDIATE") then self.conn:execute("ROLLBACK") end
+  end
+  error({ sql_error = "could not switch the file to WAL mode" }, 0)
+end
+
 --- sqlite.open(spec) --> store | nil, err
 -- spec: { path, busy_timeout (ms), synchronous ("full"|"normal"), keep_done (s) }
 function sqlite.open(spec)
@@ -137,11 +154,13 @@ function sqlite.open(spec)
   local sync = spec.synchronous == "normal" and "NORMAL" or "FULL"
   local setup_ok, setup_err = pcall(function()
     self:_exec(format("PRAGMA busy_timeout = %d", spec.busy_timeout or sqlite.DEFAULT_BUSY_TIMEOUT))
-    self:_exec("PRAGMA journal_mode = WAL")
+    self:_wal()
     self:_exec("PRAGMA synchronous = " .. sync)
+    self:_exec("BEGIN IMMEDIATE")   -- two new connections creating tables would deadlock
     for _, statement in ipairs(SCHEMA) do self:_exec(statement) end
     self:_exec(format("INSERT OR IGNORE INTO quicklysign_inbox_meta VALUES ('schema', '%d')",
       sqlite.SCHEMA_VERSION))
+    self:_exec("COMMIT")
   end)
   if not setup_ok then
     self:close()

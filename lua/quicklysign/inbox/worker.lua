@@ -104,8 +104,9 @@ local KNOWN = { inbox = true, router = true, concurrency = true, lease = true, m
 
 local function positive(v) return type(v) == "number" and v > 0 and v == v and v < math.huge end
 
---- worker.check(opts, fname) --> the settings, defaults filled in (shared with openresty.worker)
-function worker.check(opts, fname)
+--- worker.check(opts, fname [, defaults]) --> the settings, defaults filled in (shared with
+-- openresty.worker, whose defaults differ)
+function worker.check(opts, fname, defaults)
   args.check(opts, "table", 1, fname, 2)
   args.known_options(opts, KNOWN, 1, fname, 2)
   local box = opts.inbox
@@ -115,6 +116,7 @@ function worker.check(opts, fname)
     "must be a router made by quicklysign.callbacks.router", 2)
   local s = {}
   for k, v in pairs(worker.DEFAULTS) do
+    if defaults and defaults[k] ~= nil then v = defaults[k] end
     local given = opts[k]
     if given ~= nil then
       args.option(positive(given), 1, fname, k, "must be a positive number", 2)

@@ -1,4 +1,4 @@
---- Runs inside nginx's worker threads (ngx.run_worker_thread): each thread
+--- Runs inside nginx's worker threads (ngx.run_worker_thread) for openresty.client: each thread
 -- has its own Lua VM, where this module keeps one client per set of options,
 -- so that calls reuse their connection (keep-alive) from one task to the next.
 -- Only plain values cross between VMs: errors go back as plain tables.
@@ -6,7 +6,7 @@ local quicklysign = require "quicklysign"
 
 local pairs, type, tostring, table_sort, table_concat = pairs, type, tostring, table.sort, table.concat
 
-local worker = {}
+local client_thread = {}
 
 local clients = {}
 
@@ -38,7 +38,7 @@ end
 
 --- call(opts, resource, method, ...): client[resource]:method(...), or
 -- client:method(...) when resource is false. Returns what the method returns.
-function worker.call(opts, resource, method, ...)
+function client_thread.call(opts, resource, method, ...)
   local c = client_for(opts)
   local target = resource and c[resource] or c
   local a, b = target[method](target, ...)
@@ -46,4 +46,4 @@ function worker.call(opts, resource, method, ...)
   return a, b
 end
 
-return worker
+return client_thread
