@@ -7,19 +7,79 @@
  * the URL asked for: never to another host, and never with credentials.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE   /* flock() (glibc); BSD and macOS declare it by default */
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qs.h"
+
+/* Whether name is base followed by "." and mkstemp's six characters. */
+static int is_temp_of(const char *name, const char *base, size_t blen)
+{
+    if (strncmp(name, base, blen) != 0 || name[blen] != '.' || strlen(name + blen + 1) != 6)
+        return 0;
+    for (const char *p = name + blen + 1; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            return 0;
+    return 1;
+}
+
+/* Removes one candidate if no open file holds its lock and it is over a second old. */
+static void remove_if_orphan(const char *full, time_t now)
+{
+    struct stat st;
+    int fd = open(full, O_RDONLY | O_NOFOLLOW);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && difftime(now, st.st_mtime) >= 1.0 &&
+        flock(fd, LOCK_EX | LOCK_NB) == 0)
+        unlink(full);
+    close(fd);
+}
+
+/*
+ * Removes "<path>.XXXXXX" files left by a download whose process died (SIGKILL,
+ * a crash): every download holds an flock on its temporary file while it
+ * writes, and the kernel drops the lock with the process, so a temp file
+ * nobody holds is an orphan. (A second of age covers the moment between
+ * mkstemp and flock.) Best effort: a folder that cannot be read is left alone.
+ */
+static void sweep_orphan_temps(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0, blen = strlen(base);
+    char dir[4096], full[4096 + 256];
+    if (dlen >= sizeof dir || blen == 0)
+        return;
+    memcpy(dir, slash ? path : ".", slash ? dlen : 1);
+    dir[slash ? dlen : 1] = '\0';
+    DIR *d = opendir(dir[0] ? dir : "/");
+    if (d == NULL)
+        return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (is_temp_of(e->d_name, base, blen) &&
+            snprintf(full, sizeof full, "%s/%s", dir[0] ? dir : "", e->d_name) < (int)sizeof full)
+            remove_if_orphan(full, now);
+    }
+    closedir(d);
+}
 
 /* Opens "<path>.XXXXXX" beside the target; owned by the client until done. */
 static int open_temp(lua_State *L, qs_client *c, const char *path)
 {
     size_t n = strlen(path) + 8;
+    sweep_orphan_temps(path);
     c->file_tmp = malloc(n);
     if (c->file_tmp == NULL) {
         qs_end(c);
@@ -32,6 +92,7 @@ static int open_temp(lua_State *L, qs_client *c, const char *path)
         c->file_tmp = NULL;
         return 0;
     }
+    (void)flock(fd, LOCK_EX);   /* held while this process lives: see sweep_orphan_temps */
     c->file = fdopen(fd, "w+b");   /* read back when the answer is a JSON envelope */
     if (c->file == NULL) {
         close(fd);

@@ -77,6 +77,7 @@ local function build()
     lease = number("QUICKLYSIGN_WORKER_LEASE", 120),
     retry_delay = number("QUICKLYSIGN_WORKER_RETRY_DELAY", 5),
     max_attempts = number("QUICKLYSIGN_WORKER_MAX_ATTEMPTS", 25),
+    max_retry_delay = number("QUICKLYSIGN_WORKER_MAX_RETRY_DELAY", 3600),
   }
   assert(runner:start())
 end
