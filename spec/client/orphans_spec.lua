@@ -30,7 +30,8 @@ describe("downloads and the temp files of dead downloads", function()
   it("removes an orphaned temp file of the same target, keeps one a live process holds", function()
     local pack = emulator:create_pack{ name = "P", documents = { { name = "Contract" } } }
     local dir = tmpdir()
-    local orphan, held, other = dir .. "/Contract.pdf.Ab3xQ9", dir .. "/Contract.pdf.Zz0000", dir .. "/Contract.pdf.notes"
+    local orphan, held = dir .. "/Contract.pdf.Ab3xQ9", dir .. "/Contract.pdf.Zz0000"
+    local other = dir .. "/Contract.pdf.notes"
     touch_old(orphan)
     touch_old(held)
     touch_old(other)
