@@ -6,6 +6,7 @@
 --   config.lua    client from environment   status.lua    exit codes and failures
 --   output.lua    lines, tables, dates      json.lua      --json text
 --   webhooks.lua  packs.lua  info.lua       the commands
+--   inbox.lua     worker, inbox, reconcile  (the durable inbox)
 --   listen.lua    the callback receiver     http_server.lua  its HTTP/1.1 reader and writer
 local args = require "quicklysign.cli.args"
 local commands = require "quicklysign.cli.commands"
@@ -107,7 +108,7 @@ local function main(argv, host)
   end
 
   local ctx = context.new{
-    options = options, args = parsed.args, out = out, getenv = getenv, path = parsed.path,
+    options = options, args = parsed.args, out = out, getenv = getenv, path = parsed.path, argv = argv,
   }
   local done, result = xpcall(function() return node.run(ctx) end, on_raise)
   ctx:close()

@@ -164,10 +164,7 @@ function router.new(opts)
     self.log = log.writer(sink, self.scrub)
   end
 
-  if not (self.tokens or self.allow or self.confirmer) then
-    self:_log("warn", "router has no authenticity layer (token, allow or confirm): "
-      .. "anyone who finds the URL can post callbacks")
-  end
+  self.unguarded = not (self.tokens or self.allow or self.confirmer)
   return self
 end
 
@@ -247,6 +244,11 @@ end
 -- router:verify(request) -> ev | nil, status, body, headers
 -- Everything up to and including confirmation; nothing runs and nothing is committed.
 function Router:_verify(request)
+  if self.unguarded then   -- said once, when the router first receives (a worker's never does)
+    self.unguarded = false
+    self:_log("warn", "router has no authenticity layer (token, allow or confirm): "
+      .. "anyone who finds the URL can post callbacks")
+  end
   if type(request) ~= "table" then
     return nil, self:_refuse(400, "warn", errors.new("request", "bad_request",
       "the request must be a table, got " .. type(request)))

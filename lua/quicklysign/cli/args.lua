@@ -4,7 +4,7 @@
 -- Words that name a subcommand descend the tree and bring its options into scope; the root's
 -- options (the global ones) are valid anywhere on the line. An option spec is
 --   { name = "entity", value = "KEY" (absent for a flag), short = "q", type = "number"|"integer",
---     min =, max =, choices = {...}, required = true }
+--     min =, max =, choices = {...}, required = true, repeatable = true (values in an array) }
 -- and its value lands in options[<name with - as _>].
 --
 -- What counts as an option: "--name", "--name=value" (a name of letters, digits and dashes that
@@ -144,7 +144,12 @@ function args.parse(argv, root)
         end
         local converted, why = convert(spec, value)
         if converted == nil then return usage_error(node, path, why) end
-        options[key] = converted
+        if spec.repeatable then   -- --entity A --entity B: every value, in order
+          options[key] = options[key] or {}
+          options[key][#options[key] + 1] = converted
+        else
+          options[key] = converted
+        end
       end
     elseif node.commands and #positional == 0 then
       local child = args.child(node, word)

@@ -32,6 +32,7 @@ local root = {
     { "QUICKLYSIGN_BASE_URL", "API base URL, e.g. http://127.0.0.1:8089/v1 for the emulator" },
     { "QUICKLYSIGN_ENVIRONMENT", "sandbox (default) or production" },
     { "QUICKLYSIGN_LISTEN_TOKEN", "default for listen --token" },
+    { "QUICKLYSIGN_INBOX", "default for --inbox (worker, inbox, reconcile)" },
   },
   notes = {
     "Keys are arguments even when they begin with '-' or '--'; after a '--' argument",
@@ -185,6 +186,82 @@ local listen = {
   run = handler("quicklysign.cli.listen", "run"),
 }
 
+local INBOX_OPTION = { name = "inbox", value = "URL",
+  help = "the inbox: sqlite:///path/file.db or redis://host:port/db (default $QUICKLYSIGN_INBOX)" }
+
+local worker = {
+  name = "worker",
+  summary = "run the handlers for the callbacks stored in an inbox",
+  usage = "quicklysign worker --handlers MODULE [--inbox URL] [--concurrency N] [--lease S] "
+    .. "[--max-attempts N] [--retry-delay S] [--until-idle]",
+  description = {
+    "Leases the callbacks a receiver stored in the inbox and runs your handlers for them,",
+    "retrying failures with backoff until they succeed or are parked as dead. MODULE (a",
+    "module on LUA_PATH, or a .lua file) returns function(router, client) that registers",
+    "the handlers with router:on / router:on_any; client is made from QUICKLYSIGN_*.",
+    "Runs until stopped (Ctrl-C), or with --until-idle until nothing is due. Each process",
+    "runs one job at a time: --concurrency N runs N processes and restarts one that dies.",
+  },
+  options = {
+    { name = "handlers", value = "MODULE", required = true, help = "module returning function(router, client)" },
+    INBOX_OPTION,
+    { name = "concurrency", value = "N", type = "integer", min = 1, max = 256,
+      help = "worker processes (default 1)" },
+    { name = "lease", value = "S", type = "number", min = 0.1, max = 86400,
+      help = "seconds a job stays leased to a worker that may have died (default 120)" },
+    { name = "max-attempts", value = "N", type = "integer", min = 1, max = 1000,
+      help = "attempts before a job is dead (default 25)" },
+    { name = "retry-delay", value = "S", type = "number", min = 0.001, max = 86400,
+      help = "first retry delay, doubling each time (default 5)" },
+    { name = "until-idle", help = "return once no job is due, printing what was done" },
+    { name = "worker-id", value = "ID", help = "this worker's name in leases (default host:random)" },
+  },
+  run = handler("quicklysign.cli.inbox", "worker"),
+}
+
+local inbox = {
+  name = "inbox",
+  summary = "look into the durable inbox: counts, dead jobs, retry, drop",
+  usage = "quicklysign inbox <stats|dead|retry|drop> [options]",
+  description = {
+    "The inbox stores each callback the receiver answered 200 until a worker has done its work.",
+    "A job that failed max-attempts times is dead: fix the cause, then retry it.",
+  },
+  commands = {
+    { name = "stats", summary = "count jobs by state", usage = "quicklysign inbox stats [--inbox URL]",
+      description = { "Prints how many jobs are queued, running, retrying, dead and done." },
+      options = { INBOX_OPTION }, run = handler("quicklysign.cli.inbox", "stats") },
+    { name = "dead", summary = "list dead jobs with their last error", usage = "quicklysign inbox dead [--inbox URL]",
+      description = { "Lists the dead jobs, oldest first: id, event, pack, attempts, last error." },
+      options = { INBOX_OPTION }, run = handler("quicklysign.cli.inbox", "dead") },
+    { name = "retry", summary = "put dead jobs back in the queue", usage = "quicklysign inbox retry (ID | --all)",
+      description = { "Puts the dead job ID (or every dead job) back in the queue, its attempts reset." },
+      args = { { name = "ID", optional = true, help = "a dead job's id" } },
+      options = { INBOX_OPTION, { name = "all", help = "every dead job" } },
+      run = handler("quicklysign.cli.inbox", "retry") },
+    { name = "drop", summary = "delete a dead job for good", usage = "quicklysign inbox drop ID",
+      description = { "Deletes the dead job ID: its work will not be done." },
+      args = { { name = "ID", help = "a dead job's id" } },
+      options = { INBOX_OPTION }, run = handler("quicklysign.cli.inbox", "drop") },
+  },
+}
+
+local reconcile = {
+  name = "reconcile",
+  summary = "find final events the receiver never got, and queue them",
+  usage = "quicklysign reconcile [--inbox URL] [--entity KEY ...]",
+  description = {
+    "Checks each subscribed document pack (or the --entity ones) with the API and stores a",
+    "final_document_generated in the inbox for every complete pack whose final work is",
+    "neither done nor underway. A webhook is a hint: run this from cron. Needs",
+    "QUICKLYSIGN_API_KEY besides the client credentials.",
+  },
+  options = { INBOX_OPTION,
+    { name = "entity", value = "KEY", repeatable = true, help = "a pack to check (repeat it; default: every "
+      .. "pack with a webhook)" } },
+  run = handler("quicklysign.cli.inbox", "reconcile"),
+}
+
 local version = {
   name = "version",
   summary = "print the version",
@@ -205,6 +282,6 @@ local help = {
   -- run by cli.lua, which knows the tree
 }
 
-root.commands = { webhooks, packs, listen, version, help }
+root.commands = { webhooks, packs, listen, worker, inbox, reconcile, version, help }
 
 return { root = root }

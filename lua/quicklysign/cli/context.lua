@@ -47,6 +47,10 @@ function Context:fail(err)
 end
 
 function Context:close()
+  if self.box then
+    pcall(self.box.close, self.box)
+    self.box = nil
+  end
   if self._client then
     pcall(self._client.close, self._client)
     self._client = nil

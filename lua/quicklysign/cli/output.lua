@@ -35,6 +35,11 @@ function output.new(opts)
   }, Output)
 end
 
+-- One more value never to print (a Redis password in an inbox URL); short ones are ignored.
+function Output:add_secret(secret)
+  if type(secret) == "string" and #secret >= output.MIN_SECRET then self.secrets[#self.secrets + 1] = secret end
+end
+
 -- text with every known secret replaced (plain search: secrets may hold pattern characters).
 function Output:scrub(text)
   text = tostring(text)
