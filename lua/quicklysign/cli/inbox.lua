@@ -216,9 +216,10 @@ function commands.reconcile(ctx)
     out:document{ checked = report.checked, pushed = report.pushed, done = report.done, underway = report.underway,
       incomplete = report.incomplete, failed = failed, stopped = report.stopped }
   else
-    out:print(format("reconcile: %d packs checked with the API, %d final events pushed; %d already done, "
-      .. "%d underway, %d not complete yet", report.checked, report.pushed, report.done, report.underway,
-      report.incomplete))
+    local function n(count, what) return format("%d %s%s", count, what, count == 1 and "" or "s") end
+    out:print(format("reconcile: %s checked with the API, %s queued; %d already done, %d underway, "
+      .. "%d not complete yet", n(report.checked, "pack"), n(report.pushed, "final event"), report.done,
+      report.underway, report.incomplete))
     for _, f in ipairs(failed) do out:error("could not check " .. f.entity_key .. ": " .. f.error) end
     if report.stopped then out:notice("stopped early: " .. report.stopped) end
   end
