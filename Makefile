@@ -15,7 +15,7 @@ SOURCES       := $(wildcard src/*.c)
 HEADERS       := $(wildcard src/*.h)
 MODULES       := $(foreach f,$(FLAVOURS),build/$(f)/quicklysign/core.so)
 
-.PHONY: all build env deps deps-check test demo bench check check-c check-lua check-valgrind check-asan check-fuzz rock clean help
+.PHONY: all build env deps deps-check test demo chaos bench check check-c check-lua check-valgrind check-asan check-fuzz rock clean help
 
 all: build
 
@@ -25,6 +25,7 @@ help:
 	@echo "make build   build quicklysign.core for Lua 5.4 and LuaJIT into build/"
 	@echo "make env     print the exports that let lua5.4 use this checkout: eval \"\$$(make -s env)\""
 	@echo "make check   warnings as errors, cppcheck, luacheck, valgrind, ASan runs, fuzz seed replays"
+	@echo "make chaos   durable receiving with workers (and Redis) killed at random: 0 lost, 0 dead"
 	@echo "make bench   run the benchmarks (bench/README.md)"
 	@echo "make rock    luarocks make into ./.tree (what users get)"
 
@@ -50,6 +51,11 @@ test: deps build
 
 demo: deps build
 	examples/demo
+
+# Durable receiving under SIGKILL of workers (and of redis-server): scripts/chaos.lua
+chaos: deps build
+	scripts/chaos --backend redis
+	scripts/chaos --backend sqlite
 
 bench: deps build
 	bench/run

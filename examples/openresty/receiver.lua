@@ -3,7 +3,9 @@
 -- ($QUICKLYSIGN_INBOX: SQLite by default, or Redis) and only then answered 200. Workers inside
 -- nginx (openresty.worker) run the handlers: on final_document_generated they download the
 -- pack's final PDFs into $QUICKLYSIGN_PDF_DIR/<pack key>/ once the API says the pack is
--- complete, retrying until that succeeds or the job is parked as dead.
+-- complete, retrying until that succeeds or the job is parked as dead. With
+-- QUICKLYSIGN_WORKER_CONCURRENCY=0 it only receives, and `quicklysign worker` processes elsewhere
+-- do the work.
 local callbacks = require "quicklysign.callbacks"
 local handlers = require "quicklysign.handlers"
 local inbox = require "quicklysign.inbox"
@@ -71,9 +73,12 @@ local function build()
   end)
 
   handler = openresty.handler(router)
+  -- 0: this receiver only receives; workers elsewhere (quicklysign worker) do the work
+  local concurrency = number("QUICKLYSIGN_WORKER_CONCURRENCY", 4)
+  if concurrency == 0 then return end
   runner = openresty.worker{
     inbox = box, router = router,
-    concurrency = number("QUICKLYSIGN_WORKER_CONCURRENCY", 4),
+    concurrency = concurrency,
     lease = number("QUICKLYSIGN_WORKER_LEASE", 120),
     retry_delay = number("QUICKLYSIGN_WORKER_RETRY_DELAY", 5),
     max_attempts = number("QUICKLYSIGN_WORKER_MAX_ATTEMPTS", 25),
@@ -121,7 +126,7 @@ function receiver.stats()
     ngx.status = 503
     return ngx.say(cjson.encode({ error = tostring(err or init_error) }))
   end
-  ngx.say(cjson.encode({ inbox = counts, worker = runner:stats() }))
+  ngx.say(cjson.encode({ inbox = counts, worker = runner and runner:stats() or cjson.null }))
 end
 
 --- GET /events: every record, oldest first, as a JSON array.
