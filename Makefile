@@ -68,7 +68,7 @@ check-c:
 	  --std=c99 -I src --suppress=missingIncludeSystem src
 
 check-lua:
-	luacheck --quiet lua spec examples bench emulator bin/quicklysign scripts/busted-noclose.lua
+	luacheck --quiet lua spec examples bench emulator bin/quicklysign scripts/*.lua
 
 # The C core under memory checkers: the specs that exercise it.
 check-valgrind: build

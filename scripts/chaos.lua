@@ -216,12 +216,12 @@ local ok, err = pcall(function()
   end
   local stats = box:stats() or assert(box:stats())   -- its connection may have died with redis-server
   box:close()
-  print(("chaos run on %s: %d callbacks (%d delivered through both receivers), %d receiver(s), %d worker processes"):format(
-    opts.backend, #keys, twice, #receivers, n_workers))
+  print(("chaos run on %s: %d callbacks (%d delivered through both receivers), %d receiver(s), %d worker "
+    .. "processes"):format(opts.backend, #keys, twice, #receivers, n_workers))
   print(("  %.1f s; workers killed with SIGKILL: %d; redis-server killed and restarted: %d"):format(elapsed, kills,
     redis_restarts))
-  print(("  final events answered 200: %d; final PDFs on disk: %d; lost: %d; dead: %d; still queued/running/retrying: %d"):format(
-    answered_n, on_disk, lost, stats.dead, stats.queued + stats.running + stats.retrying))
+  print(("  final events answered 200: %d; final PDFs on disk: %d; lost: %d; dead: %d; still queued/running/"
+    .. "retrying: %d"):format(answered_n, on_disk, lost, stats.dead, stats.queued + stats.running + stats.retrying))
   print(("  one-shot events processed twice: %d whose worker was killed in the handler, %d killed after it and "
     .. "before the inbox recorded it; %d after a completion the inbox could not record (redis-server down; %d "
     .. "such completions); %d others"):format(mid, after, math.min(other_dups, unrecorded), unrecorded,
