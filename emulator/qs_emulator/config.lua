@@ -16,8 +16,11 @@ local function defaults()
       base_delay_ms = 500,       -- first retry delay
       factor = 2,                -- delay multiplier per failed attempt
       max_delay_ms = 60000,      -- cap on one delay
-      max_attempts = 10,         -- attempts per event, the first included
+      max_attempts = 0,          -- attempts per event, the first included; 0: until a success
       timeout_ms = 5000,         -- connect/send/read timeout of one attempt
+      success = "only_200",      -- what counts as delivered: "only_200" | "any_2xx"
+      order = "per_webhook",     -- "per_webhook" (one event at a time) | "none" (independent)
+      log_entries = "vendor",    -- callback logs: "vendor" (two entries per attempt) | "per_attempt"
     },
   }
 end
@@ -25,6 +28,16 @@ end
 local current = defaults()
 
 local function is_int(v) return type(v) == "number" and floor(v) == v end
+
+local function one_of(...)
+  local allowed, words = {}, {}
+  for i, v in ipairs({ ... }) do
+    allowed[v] = true
+    words[i] = '"' .. v .. '"'
+  end
+  local text = table.concat(words, ", ")
+  return function(v) return allowed[v] == true or ("one of " .. text) end
+end
 
 -- validator(value) -> true | error text
 local VALIDATORS = {
@@ -42,8 +55,13 @@ local DELIVERY_VALIDATORS = {
   base_delay_ms = function(v) return type(v) == "number" and v >= 0 or "a number >= 0" end,
   factor = function(v) return type(v) == "number" and v >= 1 or "a number >= 1" end,
   max_delay_ms = function(v) return type(v) == "number" and v >= 0 or "a number >= 0" end,
-  max_attempts = function(v) return is_int(v) and v >= 1 and v <= 1000 or "an integer 1..1000" end,
+  max_attempts = function(v)
+    return is_int(v) and v >= 0 and v <= 1000 or "an integer 0..1000 (0: until a success)"
+  end,
   timeout_ms = function(v) return type(v) == "number" and v > 0 or "a number > 0" end,
+  success = one_of("only_200", "any_2xx"),
+  order = one_of("per_webhook", "none"),
+  log_entries = one_of("vendor", "per_attempt"),
 }
 
 function config.get()
