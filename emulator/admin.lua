@@ -49,7 +49,7 @@ function Admin:config(settings) return self:call("POST", "/config", settings) en
 --- Plays other readings of the vendor's pages until the next reset: the defaults plus the
 -- given profiles and key=value settings, e.g. admin:profile("token-bearer,list-items") or
 -- admin:profile{ "pages-relative", "page_size=2" } (emulator/README.md lists the profiles).
--- Returns { start = {...}, active = {...}, config = {...} }.
+-- Returns { start = {...}, active = {...}, config = {...}, storage_host = "127.0.0.2" }.
 function Admin:profile(selection)
   return self:call("POST", "/profile", { profile = selection })
 end

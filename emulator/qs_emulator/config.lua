@@ -19,7 +19,10 @@ local function defaults()
     callback_logs_filter = "optional", -- entity_key/webhook_key: at most one | "exactly_one"
     callback_logs_order = "oldest_first", -- | "newest_first" (as the vendor's examples list them)
     pdf_requires_token = true,   -- the serve_pdf_url wants an access token like document packs
-    pdf_redirect = "none",       -- "none" | "same_host" | "other_host"
+    pdf_redirect = "none",       -- "none" | "same_host" | "other_host" | "storage"
+    serve_pdf_host = "api",      -- serve_pdf_url on the API host | "storage" (the storage host)
+    pdf_body = "pdf",            -- what a PDF URL answers with 200: "pdf" | "html" | "json" |
+                                 -- "html_as_pdf" (HTML bytes labelled application/pdf)
     token_ttl = 3600,            -- access token lifetime, seconds (fractions allowed)
     always_200 = false,          -- answer HTTP 200 to every /v1 call; only the body tells
     delivery = {
@@ -67,7 +70,9 @@ local VALIDATORS = {
   callback_logs_filter = one_of("optional", "exactly_one"),
   callback_logs_order = one_of("oldest_first", "newest_first"),
   pdf_requires_token = function(v) return type(v) == "boolean" or "a boolean" end,
-  pdf_redirect = one_of("none", "same_host", "other_host"),
+  pdf_redirect = one_of("none", "same_host", "other_host", "storage"),
+  serve_pdf_host = one_of("api", "storage"),
+  pdf_body = one_of("pdf", "html", "json", "html_as_pdf"),
   token_ttl = function(v) return type(v) == "number" and v > 0 or "a number of seconds > 0" end,
   always_200 = function(v) return type(v) == "boolean" or "a boolean" end,
 }

@@ -1,16 +1,19 @@
 -- Which profiles are in force (see profiles.lua): the start selection, fixed when nginx starts
 -- (init_by_lua, from `qs-emulator start --profile ... --set ...`) and restored by every reset;
 -- and the active one, which POST /_emulator/profile replaces until the next reset.
+-- Also where the storage host listens (the second host that PDF redirects may point to).
 local config = require "qs_emulator.config"
 local profiles = require "qs_emulator.profiles"
 
 local selection = {}
 
 local start_items, active_items = {}, {}
+local storage_host = "127.0.0.2"
 
 -- Called once, in nginx's master (init_by_lua). A bad selection stops nginx from starting,
 -- with this error in its log.
-function selection.init(text)
+function selection.init(text, host)
+  if host and host ~= "" then storage_host = host end
   local parsed, err = profiles.parse(text or "")
   if not parsed then error("qs-emulator: bad --profile/--set: " .. err, 0) end
   local ok, field, why = config.replace(parsed.patches, true)
@@ -36,5 +39,6 @@ end
 
 function selection.start_items() return start_items end
 function selection.active_items() return active_items end
+function selection.storage_host() return storage_host end
 
 return selection

@@ -50,6 +50,7 @@ local function profile_answer()
     start = json.array(selection.start_items()),
     active = json.array(selection.active_items()),
     config = config.get(),
+    storage_host = selection.storage_host(),
   })
 end
 

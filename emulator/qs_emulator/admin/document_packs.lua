@@ -50,7 +50,7 @@ local function read_documents(v, field)
 end
 
 local function answer(ctx, pack)
-  return envelope.ok({ document_pack = views.document_pack(pack, ctx:origin()) })
+  return envelope.ok({ document_pack = views.document_pack(pack, ctx:origin(), ctx:storage_origin()) })
 end
 
 -- POST /_emulator/document_packs {"key"?, "name", "signatories":[...], "documents":[...]}
