@@ -14,7 +14,7 @@ local function defaults()
                                  -- "none" | "access_token" | "bearer" | "either"
     list_shape = "webhooks",     -- GET /webhooks answers data.webhooks | "data" (data is the
                                  -- array) | "webhook" (data.webhook is the array) | "items"
-    delete_path = "singular",    -- DELETE on /webhook/<key> (the seed) | "plural" | "both"
+    delete_path = "singular",    -- DELETE on /webhook/<key> (the Webhooks page) | "plural" | "both"
     unknown_webhook = "not_found", -- an unknown webhook key: 404 not_found | "bad_request" (400)
     callback_logs_filter = "optional", -- entity_key/webhook_key: at most one | "exactly_one"
     callback_logs_order = "oldest_first", -- | "newest_first" (as the vendor's examples list them)

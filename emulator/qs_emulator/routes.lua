@@ -17,8 +17,8 @@ local sinks = require "qs_emulator.admin.sinks"
 
 local K = "([^/]+)"
 
--- Config delete_path: the vendor's Webhooks page (the seed) shows the singular /webhook for
--- both deletes; the plural is the other reading (docs/vendor-api.md).
+-- Config delete_path: the vendor's Webhooks page shows the singular /webhook for both
+-- deletes; the plural is the other reading (docs/vendor-api.md).
 local function singular_deletes()
   return config.get().delete_path ~= "plural"
 end

@@ -12,7 +12,7 @@ function views.webhook(w)
     key = w.key,
     entity_key = w.entity_key,
     callback = w.callback,
-    webhook_key = json.null, -- the seed's create answer shows null here
+    webhook_key = json.null, -- the vendor's create example shows null here (docs/vendor-api.md)
     date_created = w.date_created,
     date_updated = w.date_updated,
   }
