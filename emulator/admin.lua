@@ -45,6 +45,20 @@ end
 
 function Admin:reset() return self:call("POST", "/reset") end
 function Admin:config(settings) return self:call("POST", "/config", settings) end
+
+--- Plays other readings of the vendor's pages until the next reset: the defaults plus the
+-- given profiles and key=value settings, e.g. admin:profile("token-bearer,list-items") or
+-- admin:profile{ "pages-relative", "page_size=2" } (emulator/README.md lists the profiles).
+-- Returns { start = {...}, active = {...}, config = {...}, storage_host = "127.0.0.2" }.
+function Admin:profile(selection)
+  return self:call("POST", "/profile", { profile = selection })
+end
+
+--- The start and active selections and the config they make (as :profile returns).
+function Admin:current_profile() return self:call("GET", "/profile") end
+
+--- Every profile: { {name=, point=, plays=, settings=, default=}, ... }
+function Admin:profiles() return self:call("GET", "/profiles").profiles end
 function Admin:fault(f) return self:call("POST", "/faults", f) end
 function Admin:clear_faults() return self:call("DELETE", "/faults") end
 function Admin:expire_tokens() return self:call("POST", "/tokens/expire") end

@@ -1,4 +1,5 @@
--- The request pipeline, called by nginx (see nginx.conf.template):
+-- The request pipeline, called by nginx (see nginx.conf.template; init_by_lua, in the
+-- master, is selection.init: the start profiles):
 --   init_worker: seed the key generator;
 --   content:     injected faults -> route -> handler -> response (envelope or raw);
 --   log:         remember the request for /_emulator/requests.
@@ -57,6 +58,8 @@ function app.handle()
     local route2, found2 = table_router:match(ctx.method, path)
     if route2 or found2 then route, found = route2, found2 end
   end
+  -- the storage host (a second address of the same nginx) serves storage only
+  if ctx:on_storage_host() and not (route and route.storage) then route, found = nil, nil end
   local api = route and route.api or (not route and is_api_path(path))
   local res
   if not route then

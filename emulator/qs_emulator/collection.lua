@@ -1,7 +1,7 @@
 -- An insertion-ordered collection of records with keys, for paginated lists.
--- Each record gets an increasing `seq`; pages are "records with seq > cursor", so a page
--- boundary stays put when earlier records are deleted (deletes leave tombstones that are
--- compacted away lazily).
+-- Each record gets an increasing `seq`; pages are "records with seq > cursor" (oldest first)
+-- or "seq < cursor" (newest first), so a page boundary stays put when records are deleted
+-- (deletes leave tombstones that are compacted away lazily).
 local setmetatable, floor = setmetatable, math.floor
 
 local collection = {}
@@ -74,6 +74,23 @@ function collection:page(after_seq, limit)
       out[#out + 1] = r
     end
     i = i + 1
+  end
+  return out, false
+end
+
+-- Up to limit live records with seq < before_seq (nil: from the newest), newest first; plus
+-- whether more remain.
+function collection:page_desc(before_seq, limit)
+  local items, by_key = self.items, self.by_key
+  local out = {}
+  local i = before_seq and first_after(items, before_seq - 1) - 1 or #items
+  while i >= 1 do
+    local r = items[i]
+    if by_key[r.key] == r then
+      if #out == limit then return out, true end
+      out[#out + 1] = r
+    end
+    i = i - 1
   end
   return out, false
 end

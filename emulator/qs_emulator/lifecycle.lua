@@ -1,8 +1,9 @@
 -- A document pack's life, driven by the emulator's control endpoints, and the callback events
 -- each step fires (in this order, per webhook):
 --   update   -> entity_updated
---   send     -> document_status_changed            (setup -> awaiting_signatures)
---   sign     -> document_status_changed            (one signatory signed)
+--   send     -> document_status_changed            (setup -> awaiting_signatures; so are the
+--                                                   signatories)
+--   sign     -> document_status_changed            (one signatory: complete)
 --   complete -> document_status_changed, final_document_generated
 --               (all signed, status complete; the final PDFs exist before the second event)
 --   fail     -> document_status_changed            (status conversion_error)
@@ -20,7 +21,7 @@ local lifecycle = {}
 function lifecycle.update(pack, patch)
   if patch.name then pack.name = patch.name end
   for _, s in ipairs(patch.add_signatories or {}) do
-    pack.signatories[#pack.signatories + 1] = document_packs.new_signatory(s)
+    pack.signatories[#pack.signatories + 1] = document_packs.new_signatory(s, pack.status)
   end
   for _, d in ipairs(patch.add_documents or {}) do
     pack.documents[#pack.documents + 1] = document_packs.new_document(d)
@@ -35,15 +36,18 @@ function lifecycle.send(pack)
     return "only a pack in status setup can be sent (this one is " .. pack.status .. ")"
   end
   pack.status = "awaiting_signatures"
+  for _, s in ipairs(pack.signatories) do
+    if s.status == "setup" then s.status = "awaiting_signatures" end
+  end
   document_packs.touch(pack)
   deliveries.fire(pack.key, "document_status_changed")
   return nil
 end
 
 local function find_signatory(pack, who)
-  if who == nil then -- the first one still pending
+  if who == nil then -- the first one who has not signed
     for _, s in ipairs(pack.signatories) do
-      if s.status ~= "signed" then return s end
+      if s.status ~= "complete" then return s end
     end
     return nil
   end
@@ -57,13 +61,13 @@ local function find_signatory(pack, who)
 end
 
 local function mark_signed(s)
-  if s.status ~= "signed" then
-    s.status = "signed"
+  if s.status ~= "complete" then
+    s.status = "complete"
     s.date_signed = clock.now_ms()
   end
 end
 
--- who: 0-based index into signatories, an email, or nil for the first pending signatory.
+-- who: 0-based index into signatories, an email, or nil for the first who has not signed.
 function lifecycle.sign(pack, who)
   if pack.status ~= "awaiting_signatures" then
     return "only a pack in status awaiting_signatures can be signed (this one is " .. pack.status .. ")"

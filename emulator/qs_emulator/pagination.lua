@@ -1,9 +1,10 @@
 -- Pagination of lists: page size (config page_size, or query page_size), where to start
 -- (query cursor), and the "pagination" member of the answer when more remain:
---   pagination_style "cursor": {"next": "<opaque cursor>"}  (client re-sends it as ?cursor=)
---   pagination_style "url":    {"next": "<absolute URL of the next page>"} carrying every
---                              query parameter but client_secret (and the old cursor).
--- A cursor names the last record returned (its seq), so deletes do not shift pages.
+--   pagination_style "cursor":   {"next": "<opaque cursor>"}  (client re-sends it as ?cursor=)
+--   pagination_style "url":      {"next": "<absolute URL of the next page>"}
+--   pagination_style "relative": {"next": "/v1/<list path>?...&cursor=..."} (a path, no origin)
+-- The URL forms carry every query parameter of the request but client_secret (and the old
+-- cursor). A cursor names the last record returned (its seq), so deletes do not shift pages.
 local config = require "qs_emulator.config"
 local envelope = require "qs_emulator.envelope"
 
@@ -28,7 +29,8 @@ local function encode_cursor(list, seq)
 end
 
 -- Reads page_size and cursor for list `list` (a name, so a cursor of another list is refused).
--- Returns { size, after } or nil, error response.
+-- Returns { size, after } (after: the seq the cursor names, nil without a cursor) or nil,
+-- error response.
 function pagination.read(ctx, list)
   local size = config.get().page_size
   local raw = ctx:arg("page_size")
@@ -38,7 +40,7 @@ function pagination.read(ctx, list)
       return nil, envelope.invalid_field("page_size", "an integer from 1 to 1000 is expected")
     end
   end
-  local after = 0
+  local after
   local cursor = ctx:arg("cursor")
   if cursor then
     local decoded = unb64url(cursor)
@@ -51,21 +53,24 @@ function pagination.read(ctx, list)
   return { size = size, after = after }
 end
 
-local function next_url(ctx, cursor)
+local function next_target(ctx, cursor)
   local parts = {}
   for _, p in ipairs(ctx:raw_arg_pairs()) do
     if p.name ~= "client_secret" and p.name ~= "cursor" then parts[#parts + 1] = p.raw end
   end
   parts[#parts + 1] = "cursor=" .. cursor
-  return ctx:origin() .. ctx.path .. "?" .. concat(parts, "&")
+  return ctx.path .. "?" .. concat(parts, "&")
 end
 
 -- The "pagination" member for a page whose last record is `last` (nil when no more remain).
 function pagination.next(ctx, list, last, has_more)
   if not has_more or not last then return nil end
   local cursor = encode_cursor(list, last.seq)
-  if config.get().pagination_style == "url" then
-    return { next = next_url(ctx, cursor) }
+  local style = config.get().pagination_style
+  if style == "url" then
+    return { next = ctx:origin() .. next_target(ctx, cursor) }
+  elseif style == "relative" then
+    return { next = next_target(ctx, cursor) }
   end
   return { next = cursor }
 end

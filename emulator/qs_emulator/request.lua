@@ -1,6 +1,7 @@
 -- The request being handled, read lazily: method, path, query arguments (first value of each
 -- name, and the raw pairs in order), the JSON body, and the base URL it came in on.
 local json = require "qs_emulator.json"
+local selection = require "qs_emulator.selection"
 
 local ngx = ngx
 local ngx_var, ngx_req = ngx.var, ngx.req
@@ -113,6 +114,16 @@ function request:origin()
     host = ngx_var.server_addr .. ":" .. ngx_var.server_port
   end
   return ngx_var.scheme .. "://" .. host
+end
+
+-- "scheme://<storage host>:port": the storage host, on the scheme and port of this request.
+function request:storage_origin()
+  return ngx_var.scheme .. "://" .. selection.storage_host() .. ":" .. ngx_var.server_port
+end
+
+-- True when the request came in on the storage host's address.
+function request:on_storage_host()
+  return ngx_var.server_addr == selection.storage_host()
 end
 
 -- The port the request came in on (number).

@@ -56,6 +56,7 @@ function request_log.record(has_access_token)
     connection_requests = tonumber(var.connection_requests),
     status = ngx.status,
     scheme = var.scheme,
+    host = var.server_addr, -- 127.0.0.1, or the storage host (127.0.0.2)
   }
   if last - first + 1 > CAP then
     items[first] = nil

@@ -1,5 +1,6 @@
 -- Everything the emulator remembers, reset in one place (POST /_emulator/reset).
 local config = require "qs_emulator.config"
+local selection = require "qs_emulator.selection"
 local keys = require "qs_emulator.keys"
 local faults = require "qs_emulator.faults"
 local request_log = require "qs_emulator.request_log"
@@ -16,6 +17,7 @@ local state = {}
 
 function state.reset()
   config.reset()
+  selection.reset()
   keys.init()
   faults.reset()
   request_log.reset()

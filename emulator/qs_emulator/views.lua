@@ -1,5 +1,6 @@
 -- How stored records look in API answers (the JSON objects clients see).
 local json = require "qs_emulator.json"
+local config = require "qs_emulator.config"
 
 local ngx = ngx
 local escape_uri = ngx.escape_uri
@@ -11,7 +12,7 @@ function views.webhook(w)
     key = w.key,
     entity_key = w.entity_key,
     callback = w.callback,
-    webhook_key = json.null, -- the seed's create answer shows null here
+    webhook_key = json.null, -- the vendor's create example shows null here (docs/vendor-api.md)
     date_created = w.date_created,
     date_updated = w.date_updated,
   }
@@ -36,8 +37,23 @@ function views.pdf_path(pack, doc)
   return "/v1/document_packs/" .. escape_uri(pack.key) .. "/documents/" .. escape_uri(doc.key) .. "/pdf"
 end
 
--- origin: "scheme://host:port" the request came in on, for absolute serve_pdf_url values.
-function views.document_pack(pack, origin)
+-- Where the storage host serves a document's PDF (also served on the API host).
+function views.storage_path(pack, doc)
+  return "/_emulator/storage/" .. escape_uri(pack.key) .. "/" .. escape_uri(doc.key) .. ".pdf"
+end
+
+-- A document's serve_pdf_url: on the API's origin (the request's), or with config
+-- serve_pdf_host "storage" on the storage host's.
+function views.serve_pdf_url(pack, doc, origin, storage_origin)
+  if config.get().serve_pdf_host == "storage" then
+    return storage_origin .. views.storage_path(pack, doc)
+  end
+  return origin .. views.pdf_path(pack, doc)
+end
+
+-- origin: "scheme://host:port" the request came in on; storage_origin: the storage host's,
+-- same scheme and port (request:storage_origin()); for absolute serve_pdf_url values.
+function views.document_pack(pack, origin, storage_origin)
   local signatories = json.array()
   for i, s in ipairs(pack.signatories) do
     signatories[i] = {
@@ -50,7 +66,7 @@ function views.document_pack(pack, origin)
     documents[i] = {
       key = d.key,
       document_name = d.name,
-      serve_pdf_url = origin .. views.pdf_path(pack, d),
+      serve_pdf_url = views.serve_pdf_url(pack, d, origin, storage_origin),
       date_created = d.date_created,
       date_updated = d.date_updated,
     }

@@ -110,16 +110,18 @@ describe("client.webhooks", function()
     emulator:config{ delivery = { base_delay_ms = 10, max_attempts = 2, timeout_ms = 500 } }
     emulator:drive(entity, "update")
     local logs
-    for _ = 1, 100 do   -- deliveries are asynchronous: wait for both attempts
+    for _ = 1, 100 do   -- deliveries are asynchronous: wait for both attempts, two entries each
       logs = assert(client.webhooks:logs{ webhook_key = wh.key })
-      if #logs >= 2 then break end
+      if #logs >= 4 then break end
       require("socket").sleep(0.05)
     end
-    assert.are.equal(2, #logs)
+    assert.are.equal(4, #logs)
     assert.are.equal("entity_updated", logs[1].callback_event)
     assert.are.equal(entity, logs[1].entity_key)
+    assert.are.equal("Calling callback url http://127.0.0.1:1/nowhere.", logs[1].log)   -- the vendor's words
+    assert.truthy(logs[2].log:find("Failed call to url http://127.0.0.1:1/nowhere. Error: ", 1, true), logs[2].log)
     local by_entity = assert(client.webhooks:logs{ entity_key = entity })
-    assert.are.equal(2, #by_entity)
+    assert.are.equal(4, #by_entity)
   end)
 
   it("percent-encodes keys in paths and queries", function()

@@ -50,7 +50,7 @@ local function read_documents(v, field)
 end
 
 local function answer(ctx, pack)
-  return envelope.ok({ document_pack = views.document_pack(pack, ctx:origin()) })
+  return envelope.ok({ document_pack = views.document_pack(pack, ctx:origin(), ctx:storage_origin()) })
 end
 
 -- POST /_emulator/document_packs {"key"?, "name", "signatories":[...], "documents":[...]}
@@ -124,7 +124,7 @@ end
 admin.send = step(function(pack) return lifecycle.send(pack) end)
 admin.complete = step(function(pack) return lifecycle.complete(pack) end)
 admin.fail = step(function(pack) return lifecycle.fail(pack) end)
--- POST .../sign {"signatory": 0-based index | email} (none: the first pending signatory)
+-- POST .../sign {"signatory": 0-based index | email} (none: the first who has not signed)
 admin.sign = step(function(pack, ctx)
   local body = ctx:json() or {}
   return lifecycle.sign(pack, body.signatory)

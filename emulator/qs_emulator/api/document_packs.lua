@@ -11,7 +11,7 @@ function api.get(ctx, key)
   if denied then return denied end
   local pack = document_packs.get(key)
   if not pack then return envelope.not_found("Document pack") end
-  return envelope.ok({ document_pack = views.document_pack(pack, ctx:origin()) })
+  return envelope.ok({ document_pack = views.document_pack(pack, ctx:origin(), ctx:storage_origin()) })
 end
 
 return api

@@ -1,15 +1,16 @@
--- Webhook callback logs (what GET /v1/webhook_callback_logs lists): one entry per delivery
--- attempt, indexed by entity key and by webhook key. Kept after the webhook is deleted.
+-- Webhook callback logs (what GET /v1/webhook_callback_logs lists): the entries deliveries.lua
+-- writes (two per attempt, or one: config delivery.log_entries), all of them in order and
+-- indexed by entity key and by webhook key. Kept after the webhook is deleted.
 local collection = require "qs_emulator.collection"
 local keys = require "qs_emulator.keys"
 local clock = require "qs_emulator.clock"
 
 local callback_logs = {}
 
-local by_entity, by_webhook = {}, {}
+local all, by_entity, by_webhook = collection.new(), {}, {}
 
 function callback_logs.reset()
-  by_entity, by_webhook = {}, {}
+  all, by_entity, by_webhook = collection.new(), {}, {}
 end
 
 local function index(map, k, entry)
@@ -21,7 +22,7 @@ local function index(map, k, entry)
   c:add(entry)
 end
 
--- Records one attempt: { entity_key, webhook_key, callback_event, log, subscriber_key }.
+-- Records one entry: { entity_key, webhook_key, callback_event, log, subscriber_key }.
 function callback_logs.add(e)
   local now = clock.now_ms()
   local entry = {
@@ -34,9 +35,15 @@ function callback_logs.add(e)
     date_created = now,
     date_updated = clock.fractional(now),
   }
+  all:add(entry)
   index(by_entity, e.entity_key, entry)
   index(by_webhook, e.webhook_key, entry)
   return entry
+end
+
+-- Every entry (the application's logs: the emulator has one application).
+function callback_logs.all()
+  return all
 end
 
 -- The collection for one filter (maybe empty).

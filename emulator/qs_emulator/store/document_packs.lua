@@ -1,6 +1,8 @@
 -- Document packs and their documents and signatories (emulator state, in memory).
 -- A pack: { key, name, status, version, date_created, date_updated, signatories = {...}, documents = {...} }
--- A signatory: { name, email, uuid, status = "pending"|"signed", date_signed? }
+-- A signatory: { name, email, uuid, status, date_signed? }, status one of the vendor's
+-- signatory statuses (Constants page): "setup" (request not sent), "awaiting_signatures"
+-- (request sent), "complete" (signed).
 -- A document: { key, name, pdf_bytes?, date_created, date_updated }
 local collection = require "qs_emulator.collection"
 local keys = require "qs_emulator.keys"
@@ -14,9 +16,11 @@ function document_packs.reset()
   packs = collection.new()
 end
 
--- A new signatory record from { name, email }.
-function document_packs.new_signatory(s)
-  return { name = s.name, email = s.email, uuid = keys.uuid(), status = "pending" }
+-- A new signatory record from { name, email }; status "setup", or "awaiting_signatures" when
+-- added to a pack that was sent already.
+function document_packs.new_signatory(s, pack_status)
+  local status = pack_status == "awaiting_signatures" and "awaiting_signatures" or "setup"
+  return { name = s.name, email = s.email, uuid = keys.uuid(), status = status }
 end
 
 -- A new document record from { name, pdf_bytes? }.
