@@ -1,8 +1,10 @@
 --- Benchmark 5: OpenResty receiver throughput. nginx (our own, on a free port, under the temp
 -- dir) serves the callbacks router through quicklysign.openresty.handler (token checked, empty
--- handler) and two anchors: `return 200 "ok"` and a content_by_lua_block that reads the body and
--- cjson-decodes it. wrk -t2 -c16 POSTs the callback JSON to each in turn (order rotating per
--- round); req/s ratios (ours/anchor: below 1 = ours slower) and p99 latency are reported.
+-- handler), the same with a durable inbox (SQLite, and a redis-server bench/run started), and
+-- two anchors: `return 200 "ok"` and a content_by_lua_block that reads the body and
+-- cjson-decodes it. wrk -t2 -c16 (and -c64 for the inboxes, whose writes group the callbacks
+-- that arrive together) POSTs the callback JSON to each in turn (order rotating per round);
+-- req/s ratios (ours/anchor: below 1 = ours slower) and p99 latency are reported.
 local env = require "lib.env"
 local proc = require "lib.proc"
 local stats = require "lib.stats"
@@ -36,8 +38,8 @@ local function stop()
   os.execute(nginx .. " -s stop 2>/dev/null")
 end
 
-local function wrk(path)
-  local out = proc.output(format("wrk -t2 -c16 -d%ds --timeout 5s -s %s %s", DURATION,
+local function wrk(path, connections)
+  local out = proc.output(format("wrk -t2 -c%d -d%ds --timeout 5s -s %s %s", connections or 16, DURATION,
     quote(env.root .. "/bench/receiver/post.lua"), quote(base .. path)))
   local r = {}
   for k, v in out:gmatch("([%w_]+)=([%d.]+)") do r[k] = tonumber(v) end
@@ -53,7 +55,8 @@ local function bench()
   proc.run(nginx)
   -- ready, and each location answers 200 to the callback POST
   local body = '{"callback_event":"document_status_changed","entity_key":"' .. ("k"):rep(60) .. '"}'
-  for _, path in ipairs({ "/anchor", "/decode", "/ours?token=" .. TOKEN, "/ours_after?token=" .. TOKEN }) do
+  for _, path in ipairs({ "/anchor", "/decode", "/ours?token=" .. TOKEN, "/ours_sqlite?token=" .. TOKEN,
+    "/ours_redis?token=" .. TOKEN }) do
     local code
     for _ = 1, 50 do
       code = proc.output(format("curl -s -o /dev/null -w '%%{http_code}' -H 'Content-Type: application/json' "
@@ -65,7 +68,8 @@ local function bench()
   end
 
   -- warm-up: LuaJIT compiles the Lua locations' traces, nginx fills its pools
-  for _, path in ipairs({ "/ours?token=" .. TOKEN, "/decode" }) do
+  for _, path in ipairs({ "/ours?token=" .. TOKEN, "/decode", "/ours_sqlite?token=" .. TOKEN,
+    "/ours_redis?token=" .. TOKEN }) do
     proc.output(format("wrk -t2 -c16 -d1s -s %s %s", quote(env.root .. "/bench/receiver/post.lua"),
       quote(base .. path)))
   end
@@ -74,20 +78,24 @@ local function bench()
     { name = "ours", path = "/ours?token=" .. TOKEN },
     { name = "anchor", path = "/anchor" },
     { name = "decode", path = "/decode" },
+    { name = "ours_sqlite", path = "/ours_sqlite?token=" .. TOKEN },
+    { name = "ours_redis", path = "/ours_redis?token=" .. TOKEN },
+    { name = "decode_c64", path = "/decode", c = 64 },
+    { name = "ours_sqlite_c64", path = "/ours_sqlite?token=" .. TOKEN, c = 64 },
+    { name = "ours_redis_c64", path = "/ours_redis?token=" .. TOKEN, c = 64 },
   }
-  if not env.quick then targets[#targets + 1] = { name = "ours_after", path = "/ours_after?token=" .. TOKEN } end
   local p99 = {}
   local contenders, names = {}, {}
   for _, t in ipairs(targets) do
     p99[t.name] = {}
     names[#names + 1] = t.name
     contenders[#contenders + 1] = { name = t.name, run = function()
-      local r = wrk(t.path)
+      local r = wrk(t.path, t.c)
       table.insert(p99[t.name], r.p99_us)
       return r.rps
     end }
   end
-  print(format("receiver: %d rounds of wrk -t2 -c16 -d%ds on %d locations", ROUNDS, DURATION, #targets))
+  print(format("receiver: %d rounds of wrk -t2 -c16/-c64 -d%ds on %d locations", ROUNDS, DURATION, #targets))
   local s = paired.rounds(contenders, ROUNDS)
   local lines = paired.lines(s, names)
   for i, line in ipairs(lines) do
@@ -104,10 +112,11 @@ local function bench()
   end
   add("5 receiver vs return 200", "ours", "anchor", "nginx `return 200 \"ok\"`, same server, same wrk load")
   add("5 receiver vs read+decode", "ours", "decode", "content_by_lua: read body, cjson.decode, ngx.say")
-  if s.ours_after then
-    add("5 receiver respond=after vs read+decode", "ours_after", "decode",
-      "content_by_lua: read body, cjson.decode, ngx.say")
-  end
+  local decode_is = "content_by_lua: read body, cjson.decode, ngx.say"
+  add("5 receiver + SQLite inbox vs read+decode", "ours_sqlite", "decode", decode_is)
+  add("5 receiver + Redis inbox vs read+decode", "ours_redis", "decode", decode_is)
+  add("5 receiver + SQLite inbox vs read+decode, 64 conn.", "ours_sqlite_c64", "decode_c64", decode_is .. ", wrk -c64")
+  add("5 receiver + Redis inbox vs read+decode, 64 conn.", "ours_redis_c64", "decode_c64", decode_is .. ", wrk -c64")
 end
 
 -- the parts of the receiving path, timed inside the nginx worker, each against cjson.decode
@@ -118,7 +127,7 @@ local function micro()
   fh:close()
   local out = proc.output(format("curl -s -S -f -H 'Content-Type: application/json' --data-binary %s %s",
     quote(body), quote(base .. "/micro?token=" .. TOKEN .. "&rounds=" .. rounds .. "&m=" .. m)))
-  local s = { decode = {}, verify = {}, request = {}, timer = {} }
+  local s = { decode = {}, verify = {}, request = {} }
   local lines = {}
   for line in out:gmatch("[^\n]+") do
     for k, v in line:gmatch("(%a+)=([%d.]+)") do table.insert(s[k], v / m * 1e6) end
@@ -130,7 +139,6 @@ local function micro()
   for _, r in ipairs({
     { "5 part: router:verify in nginx (CPU)", "verify", "token, content type, parse" },
     { "5 part: request tables in nginx (CPU)", "request", "get_method, get_headers, get_uri_args" },
-    { "5 part: ngx.timer.at per callback (CPU)", "timer", "scheduling only (respond = first)" },
   }) do
     rows.add{ bench = r[1], flavour = "luajit", ours = fmt(stats.median(s[r[2]])) .. " µs (" .. r[3] .. ")",
       anchor = decode_us, summary = stats.ratios(s[r[2]], s.decode),

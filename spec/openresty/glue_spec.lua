@@ -8,7 +8,7 @@ local callbacks = require "quicklysign.callbacks"
 local http = require "socket.http"
 local ltn12 = require "ltn12"
 
-local PORT = tonumber(os.getenv("QUICKLYSIGN_TEST_GLUE_PORT") or "18491")
+local PORT = require("support.ports").free()   -- a free one: never a clash with another run
 local BASE = ("http://127.0.0.1:%d"):format(PORT)
 local TOKEN = "glue-spec-token-0123456789"
 

@@ -9,7 +9,7 @@ local ltn12 = require "ltn12"
 local socket = require "socket"
 local cjson = require("cjson.safe").new()
 
-local PORT = tonumber(os.getenv("QUICKLYSIGN_TEST_RECEIVER_PORT") or "18490")
+local PORT = require("support.ports").free()   -- a free one: never a clash with another run
 local TOKEN = "receiver-spec-token-0123456789abcdef"
 local URL = ("http://127.0.0.1:%d/quicklysign"):format(PORT)
 local pdf_dir
