@@ -33,10 +33,11 @@ local function read(path)
   return s
 end
 
---- receiver.start{ inbox, lease, retry_delay, max_attempts, concurrency, pdf_dir, log_level } --> r
+--- receiver.start{ inbox, lease, retry_delay, max_attempts, concurrency, pdf_dir, log_level, root } --> r
+-- root: the checkout whose examples/openresty/run to start (default: this one).
 function receiver.start(opts)
   opts = opts or {}
-  local self = setmetatable({ port = ports.free(), run_dir = tmpdir() }, Receiver)
+  local self = setmetatable({ port = ports.free(), run_dir = tmpdir(), root = opts.root or "." }, Receiver)
   self.pdf_dir = opts.pdf_dir or (self.run_dir .. "/pdfs")
   self.inbox = opts.inbox or ("sqlite://" .. self.run_dir .. "/inbox.db")
   self.env = {
@@ -60,7 +61,7 @@ function receiver.start(opts)
 end
 
 function Receiver:run(cmd)
-  return process.run({ "examples/openresty/run", cmd, "--port", tostring(self.port) }, self.env)
+  return process.run({ self.root .. "/examples/openresty/run", cmd, "--port", tostring(self.port) }, self.env)
 end
 
 function Receiver:start_again()
