@@ -11,47 +11,6 @@
 
 #include "qs.h"
 
-/* (Re)builds the request headers; the token goes only where asked. */
-/* A header value must not carry CR, LF or other control bytes (header injection). */
-int qs_header_safe(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 32 || *s == 127)
-            return 0;
-    return 1;
-}
-
-int qs_build_headers(qs_client *c, int json_body, int with_token)
-{
-    struct curl_slist *h = NULL, *next;
-    curl_slist_free_all(c->headers);
-    c->headers = NULL;
-#define ADD(s) do { if ((next = curl_slist_append(h, (s))) == NULL) goto fail; h = next; } while (0)
-    ADD("Accept: application/json");
-    ADD("Expect:");
-    if (json_body)
-        ADD("Content-Type: application/json");
-    if (with_token && c->access_token != NULL) {
-        size_t n = strlen(QS_TOKEN_HEADER) + strlen(c->access_token) + 3;
-        char *line = malloc(n);
-        if (line == NULL)
-            goto fail;
-        snprintf(line, n, "%s: %s", QS_TOKEN_HEADER, c->access_token);
-        next = curl_slist_append(h, line);
-        memset(line, 0, n);
-        free(line);
-        if (next == NULL)
-            goto fail;
-        h = next;
-    }
-#undef ADD
-    c->headers = h;
-    return 1;
-fail:
-    curl_slist_free_all(h);
-    return 0;
-}
-
 static const char *string_field(lua_State *L, int idx, const char *name)
 {
     lua_getfield(L, idx, name);

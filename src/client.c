@@ -30,20 +30,6 @@ static const char *const option_names[] = {
     "allow_insecure_callbacks", "always_use_http_status_code_200", NULL
 };
 
-/* Frees a string slot, wiping it first: secrets must not linger in freed memory. */
-void qs_str_replace(char **slot, const char *value)
-{
-    if (*slot != NULL) {
-        volatile char *p = *slot;
-        while (*p)
-            *p++ = '\0';
-        free(*slot);
-        *slot = NULL;
-    }
-    if (value != NULL)
-        *slot = strdup(value);
-}
-
 static qs_client *to_client(lua_State *L, int idx)
 {
     return (qs_client *)luaL_checkudata(L, idx, QS_CLIENT_MT);

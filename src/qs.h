@@ -9,7 +9,7 @@
  *   download.c                  streaming a URL to a file
  *   api.c                       one API call: credentials, retries, envelope
  *   json.c error.c url.c args.c Lua-side helpers
- *   transfer.c retry.c          libcurl and timing; these never touch Lua
+ *   transfer.c retry.c buffer.c libcurl, timing, bytes; these never touch Lua
  */
 #ifndef QS_H
 #define QS_H
@@ -114,9 +114,14 @@ typedef struct qs_transfer {
 int  qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
                        const char *user_agent);
 void qs_transfer_perform(qs_client *c, qs_transfer *t);
+int  qs_build_headers(qs_client *c, int json_body, int with_token);
+int  qs_header_safe(const char *s);
+
+/* buffer.c: bytes, never a Lua or libcurl call. */
 void qs_buffer_reset(qs_buffer *b, size_t limit);
 int  qs_buffer_append(qs_buffer *b, const char *p, size_t n);
 void qs_buffer_free(qs_buffer *b);
+void qs_str_replace(char **slot, const char *value);
 
 /* retry.c: policy and timing, never a Lua call. */
 double qs_now(void);
@@ -167,8 +172,6 @@ int  qs_api_list(lua_State *L, qs_client *c, const qs_call *call, const char *pa
                  const char **query, int cursor_slot, const char *field);
 int  qs_ensure_token(lua_State *L, qs_client *c, const qs_call *call);
 int  qs_mint_token(lua_State *L, qs_client *c, const qs_call *call);
-int  qs_build_headers(qs_client *c, int json_body, int with_token);
-int  qs_header_safe(const char *s);
 int  qs_token_expired(lua_State *L, qs_client *c, int *reminted);
 int  qs_read_response(lua_State *L, qs_client *c, const qs_call *call,
                       const qs_transfer *t, const char *url);
@@ -184,7 +187,6 @@ int  qs_guard(lua_State *L, lua_CFunction impl);
 qs_client *qs_resource_client(lua_State *L, int idx, const char *mt, const char *method);
 double qs_deadline(const qs_client *c);
 int  qs_client_close(lua_State *L);
-void qs_str_replace(char **slot, const char *value);
 
 /* download.c */
 int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,

@@ -22,42 +22,6 @@ typedef struct exchange {
     enum sink_mode mode;
 } exchange;
 
-void qs_buffer_reset(qs_buffer *b, size_t limit)
-{
-    b->len = 0;
-    b->limit = limit;
-    b->overflow = 0;
-}
-
-void qs_buffer_free(qs_buffer *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
-int qs_buffer_append(qs_buffer *b, const char *p, size_t n)
-{
-    if (n > b->limit - b->len) {
-        b->overflow = 1;
-        return 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (data == NULL)
-            return 0;
-        b->data = data;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 1;
-}
-
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     exchange *x = ud;
@@ -156,6 +120,47 @@ int qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
         SET(CURLOPT_PROXY, proxy);
 #undef SET
     return rc == CURLE_OK;
+}
+
+/* A header value must not carry CR, LF or other control bytes (header injection). */
+int qs_header_safe(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 32 || *s == 127)
+            return 0;
+    return 1;
+}
+
+/* (Re)builds the request headers into c->headers; the token goes only where asked. */
+int qs_build_headers(qs_client *c, int json_body, int with_token)
+{
+    struct curl_slist *h = NULL, *next;
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+#define ADD(s) do { if ((next = curl_slist_append(h, (s))) == NULL) goto fail; h = next; } while (0)
+    ADD("Accept: application/json");
+    ADD("Expect:");
+    if (json_body)
+        ADD("Content-Type: application/json");
+    if (with_token && c->access_token != NULL) {
+        size_t n = strlen(QS_TOKEN_HEADER) + strlen(c->access_token) + 3;
+        char *line = malloc(n);
+        if (line == NULL)
+            goto fail;
+        snprintf(line, n, "%s: %s", QS_TOKEN_HEADER, c->access_token);
+        next = curl_slist_append(h, line);
+        memset(line, 0, n);
+        free(line);
+        if (next == NULL)
+            goto fail;
+        h = next;
+    }
+#undef ADD
+    c->headers = h;
+    return 1;
+fail:
+    curl_slist_free_all(h);
+    return 0;
 }
 
 static long to_ms(double seconds)
