@@ -35,7 +35,7 @@ static void push_redacted_field(lua_State *L, qs_client *c, int idx, const char 
 
 /* Calls on_warning(warning, {method=, url=}) for each warning, and records
    the last response in the client's uservalue. Envelope at env_idx. */
-static void record_response(lua_State *L, qs_client *c, const qs_call *call,
+static void record_response(lua_State *L, qs_client *c, const qs_request *call,
                             int env_idx, long status, const char *url)
 {
     int top = lua_gettop(L);
@@ -73,10 +73,8 @@ static void record_response(lua_State *L, qs_client *c, const qs_call *call,
             c->in_hook = 1;          /* the call under way still owns the handle */
             int rc = lua_pcall(L, 2, 0, 0);
             c->in_hook = 0;
-            if (rc != 0) {
-                qs_end(c);
+            if (rc != 0)
                 lua_error(L);        /* the hook's own error, raised to the caller */
-            }
         }
     }
     lua_settop(L, top);
@@ -153,7 +151,7 @@ static void push_snippet(lua_State *L, qs_client *c, const qs_buffer *b, long st
  * Turns the response in c->body into either the envelope's data (returns 1,
  * data on top) or an error (returns 0, error on top).
  */
-int qs_read_response(lua_State *L, qs_client *c, const qs_call *call,
+int qs_read_response(lua_State *L, qs_client *c, const qs_request *call,
                          const qs_transfer *t, const char *url)
 {
     long status = t->status;
@@ -227,7 +225,7 @@ int qs_token_expired(lua_State *L, qs_client *c, int *reminted)
     return 1;
 }
 
-int qs_api_call(lua_State *L, qs_client *c, const qs_call *call, int url_idx, int body_idx)
+int qs_api_call(lua_State *L, qs_client *c, const qs_request *call, int url_idx, int body_idx)
 {
     int top = lua_gettop(L);
     int attempt = 0, reminted = 0;
@@ -237,10 +235,8 @@ int qs_api_call(lua_State *L, qs_client *c, const qs_call *call, int url_idx, in
         lua_settop(L, top);
         if (call->auth == QS_AUTH_TOKEN && qs_ensure_token(L, c, call) == 2)
             return 2;
-        if (!qs_build_headers(c, body_idx != 0, call->auth == QS_AUTH_TOKEN)) {
-            qs_end(c);
+        if (!qs_build_headers(c, body_idx != 0, call->auth == QS_AUTH_TOKEN))
             return luaL_error(L, "quicklysign: out of memory");
-        }
 
         qs_transfer t;
         memset(&t, 0, sizeof t);
@@ -288,10 +284,10 @@ int qs_api_call(lua_State *L, qs_client *c, const qs_call *call, int url_idx, in
  * POST /access_tokens {client_id, client_secret, api_key}: keeps the token.
  * Returns 0 on success (nothing pushed) or 2 with nil, err pushed.
  */
-int qs_mint_token(lua_State *L, qs_client *c, const qs_call *outer)
+int qs_mint_token(lua_State *L, qs_client *c, const qs_request *outer)
 {
     int top = lua_gettop(L);
-    qs_call call = { "POST", QS_AUTH_BODY, QS_RETRY_SAFE, outer->deadline, outer->client_idx, 0 };
+    qs_request call = { "POST", QS_AUTH_BODY, QS_RETRY_SAFE, outer->deadline, outer->client_idx, 0 };
     qs_push_url(L, c, QS_PATH_ACCESS_TOKENS, NULL, NULL, 0);
     int url_idx = lua_gettop(L);
     lua_createtable(L, 0, 3);
@@ -317,15 +313,13 @@ int qs_mint_token(lua_State *L, qs_client *c, const qs_call *outer)
     return 0;
 }
 
-int qs_ensure_token(lua_State *L, qs_client *c, const qs_call *call)
+int qs_ensure_token(lua_State *L, qs_client *c, const qs_request *call)
 {
     if (c->access_token != NULL)
         return 0;
-    if (c->api_key == NULL) {
-        qs_end(c);
+    if (c->api_key == NULL)
         return luaL_error(L, "quicklysign: document pack calls need an access token: "
                              "give quicklysign.new an api_key or an access_token");
-    }
     return qs_mint_token(L, c, call);
 }
 
@@ -335,7 +329,7 @@ int qs_ensure_token(lua_State *L, qs_client *c, const qs_call *call)
  * API's origin; any other non-empty value is an opaque cursor, sent back as
  * query[cursor_slot + 1]. The call must ask for the whole envelope.
  */
-int qs_api_list(lua_State *L, qs_client *c, const qs_call *call, const char *path,
+int qs_api_list(lua_State *L, qs_client *c, const qs_request *call, const char *path,
                 const char **query, int cursor_slot, const char *field)
 {
     int top = lua_gettop(L);

@@ -78,7 +78,7 @@ static void release(qs_client *c)
  * close() and __close. Lua code can run in the middle of a call - an
  * argument's __index, or any object's finalizer at any allocation - and
  * close the client there: the call still uses its handle, strings and
- * scratch, so the release then waits for the call's end (qs_end). The
+ * scratch, so the release then waits for the call's end (qs_run). The
  * client refuses new calls at once either way.
  */
 int qs_client_close(lua_State *L)
@@ -104,71 +104,49 @@ static int client_gc(lua_State *L)
 }
 
 /*
- * A call begins once its arguments are checked (which can run Lua code that
- * closes the client): the client must still be open, and not in another
- * call - one that a finalizer would interleave with its own.
+ * qs_run owns a call's whole life. The method has checked its arguments
+ * (which can run Lua code, and so close the client: an argument's __index),
+ * so that a bad argument still names the method. Then the client must be
+ * open and not in another call - one that Lua code run in the middle of it
+ * (an object's finalizer) would interleave with its own. perform runs under
+ * lua_pcall, so that whatever ends it - a return, a Lua error, an interrupt,
+ * out of memory - the call is over when lua_pcall returns: the busy mark is
+ * cleared and a close() that came during the call is carried out, then the
+ * error, if any, goes on to the caller. No file below this one ends a call.
  */
-static int stack_depth(lua_State *L)
+typedef struct run_frame {
+    qs_call *call;
+    qs_perform perform;
+} run_frame;
+
+static int run_protected(lua_State *L)
 {
-    lua_Debug ar;
-    int n = 0;
-    while (lua_getstack(L, n, &ar))
-        n++;
-    return n;
+    run_frame *f = lua_touserdata(L, 1);
+    lua_remove(L, 1);   /* perform sees the method's own stack */
+    return f->perform(L, f->call);
 }
 
-/*
- * A call that an error unwound (out of memory, an interrupt) never reached
- * qs_end. A call nested in a running one (from a finalizer) always runs
- * deeper in the same Lua thread; anything else means the marked call is
- * gone, and the client is free again.
- */
-void qs_begin(lua_State *L, qs_client *c)
+int qs_run(lua_State *L, qs_call *call, qs_perform perform)
 {
-    qs_check_open(L, c);
-    int depth = stack_depth(L);
-    if (c->busy && c->busy_L == L && depth > c->busy_depth)
-        luaL_error(L, "attempt to use a quicklysign client while a call on it is under way");
+    qs_client *c = qs_check_open(L, call->c);
+    if (c->busy)
+        return luaL_error(L, "attempt to use a quicklysign client while a call on it is under way");
+    run_frame f = { call, perform };
+    int n = lua_gettop(L);
+    luaL_checkstack(L, 2, NULL);
+    lua_pushcfunction(L, run_protected);
+    lua_insert(L, 1);
+    lua_pushlightuserdata(L, &f);
+    lua_insert(L, 2);
+    call->deadline = qs_deadline(c);
     c->busy = 1;
-    c->busy_L = L;
-    c->busy_depth = depth;
-}
-
-/* The call is over (returning, or about to raise an error of its own). */
-void qs_end(qs_client *c)
-{
-    c->busy = 0;
+    int rc = lua_pcall(L, n + 1, LUA_MULTRET, 0);
+    c->busy = c->in_hook = 0;
     if (c->close_pending)
         release(c);
-}
-
-/* The client of self: the client itself, or the one behind client.webhooks
-   and client.document_packs; NULL when self is neither (impl raises). */
-static qs_client *self_client(lua_State *L)
-{
-    qs_client *c = qs_testudata(L, 1, QS_CLIENT_MT);
-    if (c == NULL && (qs_testudata(L, 1, QS_WEBHOOKS_MT) != NULL ||
-                      qs_testudata(L, 1, QS_PACKS_MT) != NULL)) {
-        qs_getuservalue(L, 1);
-        lua_rawgeti(L, -1, 1);
-        c = qs_testudata(L, -1, QS_CLIENT_MT);
-        lua_pop(L, 2);
-    }
-    return c;
-}
-
-/* Runs a method (called directly, so that argument errors still name it)
-   and ends the call it began. self, at index 1, keeps the client alive. */
-int qs_guard(lua_State *L, lua_CFunction impl)
-{
-    qs_client *c = self_client(L);
-    int n = impl(L);
-    /* End the call only if it is this one (impl is a plain C call: qs_begin
-       saw this same depth); a method run from a finalizer in the middle of
-       another call leaves that call alone. */
-    if (c != NULL && c->busy && c->busy_L == L && c->busy_depth == stack_depth(L))
-        qs_end(c);
-    return n;
+    if (rc != 0)
+        return lua_error(L);
+    return lua_gettop(L);
 }
 
 /* ---- options ---------------------------------------------------------- */
@@ -390,24 +368,36 @@ static int client_new(lua_State *L)
 
 /* ---- methods ---------------------------------------------------------- */
 
-static int client_download_impl(lua_State *L)
+typedef struct download_args {
+    const char *url, *path;
+} download_args;
+
+static int download_perform(lua_State *L, qs_call *call)
 {
-    qs_client *c = qs_check_open(L, to_client(L, 1));
-    const char *url = luaL_checkstring(L, 2);
-    const char *path = luaL_checkstring(L, 3);
-    if (!qs_is_http_url(url))
+    const download_args *a = call->args;
+    return qs_download(L, call->c, call->client_idx, a->url, a->path,
+                       qs_now() + call->c->download_timeout);
+}
+
+/* client:download(url, path) --> bytes */
+static int client_download(lua_State *L)
+{
+    qs_call call = { qs_check_open(L, to_client(L, 1)), 1, 0, NULL };
+    download_args a;
+    a.url = luaL_checkstring(L, 2);
+    a.path = luaL_checkstring(L, 3);
+    if (!qs_is_http_url(a.url))
         return luaL_argerror(L, 2, "an http(s) URL expected");
-    if (path[0] == '\0')
+    if (a.path[0] == '\0')
         return luaL_argerror(L, 3, "a non-empty path expected");
     if (qs_has_nul(L, 2))
         return luaL_argerror(L, 2, "the URL must not contain a NUL byte");
     if (qs_has_nul(L, 3))
         return luaL_argerror(L, 3, "the path must not contain a NUL byte");
     lua_settop(L, 3);
-    qs_begin(L, c);
-    return qs_download(L, c, 1, url, path, qs_now() + c->download_timeout);
+    call.args = &a;
+    return qs_run(L, &call, download_perform);
 }
-QS_GUARDED(client_download, client_download_impl)
 
 static int client_last_response(lua_State *L)
 {
@@ -463,18 +453,22 @@ static int client_tostring(lua_State *L)
     return 1;
 }
 
-/* Resolves `self` of a resource method (client.webhooks:create{...}). */
-qs_client *qs_resource_client(lua_State *L, int idx, const char *mt, const char *method)
+/* Resolves `self` (at index 1) of a resource method (client.webhooks:create{...})
+   to its client, which it pushes: the call's client_idx. */
+void qs_resource_call(lua_State *L, qs_call *call, const char *mt, const char *method)
 {
-    if (qs_testudata(L, idx, mt) == NULL) {
+    if (qs_testudata(L, 1, mt) == NULL) {
         const char *msg = lua_pushfstring(L, "%s expected, got %s; call it with a colon: %s:%s(...)",
-                                          mt, luaL_typename(L, idx), mt + strlen("quicklysign."), method);
-        luaL_argerror(L, idx, msg);
+                                          mt, luaL_typename(L, 1), mt + strlen("quicklysign."), method);
+        luaL_argerror(L, 1, msg);
     }
-    qs_getuservalue(L, idx);
+    qs_getuservalue(L, 1);
     lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);
-    return qs_check_open(L, to_client(L, -1));
+    call->c = qs_check_open(L, to_client(L, -1));
+    call->client_idx = lua_gettop(L);
+    call->deadline = 0;
+    call->args = NULL;
 }
 
 void qs_client_open(lua_State *L)

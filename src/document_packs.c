@@ -16,12 +16,19 @@
 
 #define QS_NAME_MAX 100   /* bytes of a file name, before "-N.pdf" */
 
-static int do_get(lua_State *L, qs_client *c, int ci, const char *key, double deadline)
+/* The checked arguments of get and download. */
+typedef struct dp_args {
+    const char *key, *dir;
+    size_t dir_len;
+} dp_args;
+
+static int do_get(lua_State *L, const qs_call *call, const char *key)
 {
+    qs_client *c = call->c;
     int base = lua_gettop(L);
-    qs_call call = { "GET", QS_AUTH_TOKEN, QS_RETRY_SAFE, deadline, ci, 0 };
+    qs_request r = { "GET", QS_AUTH_TOKEN, QS_RETRY_SAFE, call->deadline, call->client_idx, 0 };
     qs_push_url(L, c, QS_PATH_DOCUMENT_PACKS, key, NULL, 0);
-    if (qs_api_call(L, c, &call, base + 1, 0) == 2)
+    if (qs_api_call(L, c, &r, base + 1, 0) == 2)
         return qs_keep_top2(L, base);
     if (lua_istable(L, -1)) {
         lua_getfield(L, -1, "document_pack");
@@ -37,15 +44,22 @@ static int do_get(lua_State *L, qs_client *c, int ci, const char *key, double de
     return qs_return_error(L);
 }
 
+static int get_perform(lua_State *L, qs_call *call)
+{
+    const dp_args *a = call->args;
+    return do_get(L, call, a->key);
+}
+
 /* document_packs:get(pack_key) --> document pack */
 static int dp_get(lua_State *L)
 {
+    qs_call call;
+    dp_args a = { NULL, NULL, 0 };
     lua_settop(L, 2);
-    qs_client *c = qs_resource_client(L, 1, QS_PACKS_MT, "get");
-    int ci = lua_gettop(L);
-    const char *key = qs_check_key(L, 2, "pack_key");
-    qs_begin(L, c);
-    return do_get(L, c, ci, key, qs_deadline(c));
+    qs_resource_call(L, &call, QS_PACKS_MT, "get");
+    a.key = qs_check_key(L, 2, "pack_key");
+    call.args = &a;
+    return qs_run(L, &call, get_perform);
 }
 
 /* mkdir -p; folders are 0755 at most (before the umask). */
@@ -129,23 +143,18 @@ static void push_file_name(lua_State *L, const char *name, const char *fallback,
     }
 }
 
-/* document_packs:download(pack_key, dir) --> { {key, name, path, bytes}, ... } */
-static int dp_download(lua_State *L)
+static int download_perform(lua_State *L, qs_call *call)
 {
-    lua_settop(L, 3);
-    qs_client *c = qs_resource_client(L, 1, QS_PACKS_MT, "download");
-    int ci = lua_gettop(L);
-    const char *key = qs_check_key(L, 2, "pack_key");
-    size_t dir_len;
-    const char *dir = qs_check_key(L, 3, "dir");
-    dir = lua_tolstring(L, 3, &dir_len);
-    qs_begin(L, c);
+    const dp_args *a = call->args;
+    qs_client *c = call->c;
+    int ci = call->client_idx;
+    size_t dir_len = a->dir_len;
+    const char *dir = a->dir;
 
-    if (do_get(L, c, ci, key, qs_deadline(c)) == 2)
+    if (do_get(L, call, a->key) == 2)
         return 2;
     int pack = lua_gettop(L);
 
-    lua_pushvalue(L, 3);
     char *dir_copy = (char *)lua_newuserdata(L, dir_len + 1);   /* freed by the GC */
     memcpy(dir_copy, dir, dir_len + 1);
     while (dir_len > 1 && dir_copy[dir_len - 1] == '/')
@@ -214,8 +223,19 @@ static int dp_download(lua_State *L)
     return 1;
 }
 
-QS_GUARDED(guarded_get, dp_get)
-QS_GUARDED(guarded_download, dp_download)
+/* document_packs:download(pack_key, dir) --> { {key, name, path, bytes}, ... } */
+static int dp_download(lua_State *L)
+{
+    qs_call call;
+    dp_args a = { NULL, NULL, 0 };
+    lua_settop(L, 3);
+    qs_resource_call(L, &call, QS_PACKS_MT, "download");
+    a.key = qs_check_key(L, 2, "pack_key");
+    qs_check_key(L, 3, "dir");
+    a.dir = lua_tolstring(L, 3, &a.dir_len);
+    call.args = &a;
+    return qs_run(L, &call, download_perform);
+}
 
 static int dp_tostring(lua_State *L)
 {
@@ -226,8 +246,8 @@ static int dp_tostring(lua_State *L)
 void qs_document_packs_open(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "get", guarded_get },
-        { "download", guarded_download },
+        { "get", dp_get },
+        { "download", dp_download },
         { NULL, NULL }
     };
     luaL_newmetatable(L, QS_PACKS_MT);

@@ -21,10 +21,8 @@ static int open_temp(lua_State *L, qs_client *c, const char *path)
 {
     size_t n = strlen(path) + 8;
     c->file_tmp = malloc(n);
-    if (c->file_tmp == NULL) {
-        qs_end(c);
+    if (c->file_tmp == NULL)
         return luaL_error(L, "quicklysign: out of memory");
-    }
     snprintf(c->file_tmp, n, "%s.XXXXXX", path);
     int fd = mkstemp(c->file_tmp);
     if (fd < 0) {
@@ -105,7 +103,7 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
                 const char *path, double deadline)
 {
     int top = lua_gettop(L);
-    qs_call call = { "GET", QS_AUTH_TOKEN, QS_RETRY_SAFE, deadline, client_idx, 0 };
+    qs_request call = { "GET", QS_AUTH_TOKEN, QS_RETRY_SAFE, deadline, client_idx, 0 };
     int with_token = qs_same_origin(url, c->base_url) &&
                      (c->access_token != NULL || c->api_key != NULL);
     int attempt = 0, reminted = 0, redirects = 0;
@@ -123,10 +121,8 @@ int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
             qs_discard_temp(c);
             return qs_keep_top2(L, top);
         }
-        if (!qs_build_headers(c, 0, with_token)) {
-            qs_end(c);
+        if (!qs_build_headers(c, 0, with_token))
             return luaL_error(L, "quicklysign: out of memory");
-        }
         if (fflush(c->file) != 0 || ftruncate(fileno(c->file), 0) != 0 || fseek(c->file, 0, SEEK_SET) != 0)
             return io_error(L, c, url, "cannot write", path, errno);
 

@@ -72,9 +72,7 @@ typedef struct qs_client {
     int allow_insecure_callbacks;
     int always_200;
     int in_hook;                /* on_warning is running: the client may not be re-entered */
-    int busy;                   /* a call is under way (qs_begin .. qs_end) */
-    lua_State *busy_L;          /* ... in this Lua thread, */
-    int busy_depth;             /* ... at this stack depth (see qs_begin) */
+    int busy;                   /* a call is under way (qs_run) */
     int close_pending;          /* close() came during that call: done when it ends */
     size_t max_body_size;
     unsigned long long rng;     /* jitter state, per client */
@@ -159,32 +157,36 @@ int  qs_keep_top2(lua_State *L, int base);
 /* api.c */
 enum qs_auth  { QS_AUTH_QUERY, QS_AUTH_BODY, QS_AUTH_TOKEN };
 enum qs_retry { QS_RETRY_SAFE, QS_RETRY_UNSENT };
-typedef struct qs_call {
+typedef struct qs_request {
     const char *method;
     enum qs_auth auth;
     enum qs_retry retry;
     double deadline;            /* monotonic seconds */
     int client_idx;             /* stack index of the client userdata */
     int envelope;               /* on success push the whole envelope, not its data */
-} qs_call;
-int  qs_api_call(lua_State *L, qs_client *c, const qs_call *call, int url_idx, int body_idx);
-int  qs_api_list(lua_State *L, qs_client *c, const qs_call *call, const char *path,
+} qs_request;
+int  qs_api_call(lua_State *L, qs_client *c, const qs_request *call, int url_idx, int body_idx);
+int  qs_api_list(lua_State *L, qs_client *c, const qs_request *call, const char *path,
                  const char **query, int cursor_slot, const char *field);
-int  qs_ensure_token(lua_State *L, qs_client *c, const qs_call *call);
-int  qs_mint_token(lua_State *L, qs_client *c, const qs_call *call);
+int  qs_ensure_token(lua_State *L, qs_client *c, const qs_request *call);
+int  qs_mint_token(lua_State *L, qs_client *c, const qs_request *call);
 int  qs_token_expired(lua_State *L, qs_client *c, int *reminted);
-int  qs_read_response(lua_State *L, qs_client *c, const qs_call *call,
+int  qs_read_response(lua_State *L, qs_client *c, const qs_request *call,
                       const qs_transfer *t, const char *url);
 
 /* client.c */
 void qs_client_open(lua_State *L);
 qs_client *qs_check_open(lua_State *L, qs_client *c);
-void qs_begin(lua_State *L, qs_client *c);
-void qs_end(qs_client *c);
-int  qs_guard(lua_State *L, lua_CFunction impl);
-/* A method of the client or of its tables: impl runs inside qs_guard. */
-#define QS_GUARDED(name, impl) static int name(lua_State *L) { return qs_guard(L, impl); }
-qs_client *qs_resource_client(lua_State *L, int idx, const char *mt, const char *method);
+/* One call of a method: its client, and what its perform step needs. */
+typedef struct qs_call {
+    qs_client *c;
+    int client_idx;             /* stack index of the client userdata, which keeps c alive */
+    double deadline;            /* monotonic seconds; set by qs_run: now + timeout */
+    const void *args;           /* the method's checked arguments */
+} qs_call;
+typedef int (*qs_perform)(lua_State *L, qs_call *call);
+int  qs_run(lua_State *L, qs_call *call, qs_perform perform);
+void qs_resource_call(lua_State *L, qs_call *call, const char *mt, const char *method);
 double qs_deadline(const qs_client *c);
 int  qs_client_close(lua_State *L);
 
