@@ -1,5 +1,5 @@
 /*
- * response.c - qs_read_response (api.c): an answer, as the server chooses
+ * response.c - qs_envelope_read (envelope.c): an answer, as the server chooses
  * it, turned into data or an error - the envelope's status over HTTP's,
  * error lists, snippets of non-JSON bodies, last_response and on_warning -
  * with the client's secrets in play.
@@ -76,13 +76,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c->body.len = n;
     c->body.cap = size * 70 + 1;
 
-    qs_call call = { "GET", QS_AUTH_QUERY, QS_RETRY_SAFE, 0, ci, (int)(flags & 1) };
+    qs_call call = { c, ci, 0, NULL };
+    lua_pushliteral(L, "http://127.0.0.1:8089/v1/webhooks?client_id=id&client_secret=s3cr%2Bt");
+    qs_request r;
+    qs_request_init(&r, &call, "GET", QS_AUTH_QUERY, lua_gettop(L));
+    r.envelope = (int)(flags & 1);
     qs_transfer t;
     memset(&t, 0, sizeof t);
     t.status = status;
     int before = lua_gettop(L);
-    int ok = qs_read_response(L, c, &call, &t,
-                              "http://127.0.0.1:8089/v1/webhooks?client_id=id&client_secret=s3cr%2Bt");
+    int ok = qs_envelope_read(L, &r, &t);
     FUZZ_CHECK(lua_gettop(L) > before, "nothing pushed");
     if (!ok) {
         FUZZ_CHECK(lua_istable(L, -1), "error is a %s", luaL_typename(L, -1));

@@ -49,10 +49,11 @@ double qs_deadline(const qs_client *c)
     return qs_now() + c->timeout;
 }
 
-/* Drops what an interrupted call may have left: a half-written download. */
+/* Drops what a call may have left behind when an error unwound it: a
+   half-written download, the headers. */
 static void release_scratch(qs_client *c)
 {
-    qs_discard_temp(c);
+    qs_temp_discard(&c->temp);
     curl_slist_free_all(c->headers);
     c->headers = NULL;
 }
@@ -142,6 +143,7 @@ int qs_run(lua_State *L, qs_call *call, qs_perform perform)
     c->busy = 1;
     int rc = lua_pcall(L, n + 1, LUA_MULTRET, 0);
     c->busy = c->in_hook = 0;
+    release_scratch(c);
     if (c->close_pending)
         release(c);
     if (rc != 0)
@@ -375,8 +377,7 @@ typedef struct download_args {
 static int download_perform(lua_State *L, qs_call *call)
 {
     const download_args *a = call->args;
-    return qs_download(L, call->c, call->client_idx, a->url, a->path,
-                       qs_now() + call->c->download_timeout);
+    return qs_download(L, call, a->url, a->path, qs_now() + call->c->download_timeout);
 }
 
 /* client:download(url, path) --> bytes */

@@ -225,6 +225,13 @@ int qs_return_error(lua_State *L)
     return 2;
 }
 
+/* With the error on top: leaves nil, err at base + 1 and base + 2 and returns 2. */
+int qs_fail(lua_State *L, int base)
+{
+    qs_return_error(L);
+    return qs_keep_top2(L, base);
+}
+
 /* Moves the two values on top to base+1, base+2 and drops what lay between. */
 int qs_keep_top2(lua_State *L, int base)
 {

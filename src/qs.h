@@ -1,15 +1,21 @@
 /*
- * qs.h - what the C files of quicklysign.core share: the client object,
- * one HTTP exchange, and the functions each file offers the others.
+ * qs.h - what the C files of quicklysign.core share: the client object, a
+ * call, a request and one HTTP exchange, and the functions each file offers
+ * the others.
  *
  * Layering (each file calls only the ones below it):
- *   core.c                      luaopen_quicklysign_core
- *   webhooks.c document_packs.c the resource methods
- *   client.c                    the client userdata, its options and lifetime
- *   download.c                  streaming a URL to a file
- *   api.c                       one API call: credentials, retries, envelope
- *   json.c error.c url.c args.c Lua-side helpers
- *   transfer.c retry.c buffer.c libcurl, timing, bytes; these never touch Lua
+ *   core.c                       luaopen_quicklysign_core
+ *   webhooks.c document_packs.c  the resource methods: arguments, then qs_run
+ *   client.c                     the client userdata; qs_run owns a call's life
+ *   api.c download.c             what a call makes of its requests: a data
+ *                                field, every page of a list; a file sink
+ *                                with its redirect policy
+ *   attempt.c                    the one attempt loop: token, headers,
+ *                                exchange, classify, retry
+ *   envelope.c                   an answer's body -> a value or an error
+ *   fs.c                         temp files, folders, file names, I/O errors
+ *   json.c error.c url.c args.c  Lua-side helpers
+ *   transfer.c retry.c buffer.c  libcurl, timing, bytes; these never touch Lua
  */
 #ifndef QS_H
 #define QS_H
@@ -58,6 +64,12 @@ typedef struct qs_buffer {
     int overflow;               /* set when a write would pass limit */
 } qs_buffer;
 
+/* A download's temporary file, beside its target until renamed into place. */
+typedef struct qs_tempfile {
+    FILE *file;
+    char *path;                 /* malloc'd; removed unless renamed */
+} qs_tempfile;
+
 typedef struct qs_client {
     CURL *curl;                 /* NULL once closed */
     char *client_id;            /* malloc'd; the secrets are wiped on close */
@@ -77,11 +89,11 @@ typedef struct qs_client {
     size_t max_body_size;
     unsigned long long rng;     /* jitter state, per client */
     /* Scratch owned by the client, so that a Lua error raised between two
-       steps of a call can never leak it: freed at the next call and on close. */
+       steps of a call can never leak it: dropped when the call ends (qs_run)
+       and on close. */
     qs_buffer body;
     struct curl_slist *headers;
-    FILE *file;                 /* a download in progress */
-    char *file_tmp;             /* its temporary path, removed on failure */
+    qs_tempfile temp;           /* a download in progress */
     char errbuf[CURL_ERROR_SIZE];
 } qs_client;
 
@@ -106,7 +118,56 @@ typedef struct qs_transfer {
     curl_off_t written;         /* bytes written to sink */
     int write_errno;            /* errno of a failed write to sink */
     const char *redirect;       /* absolute Location of a 3xx; owned by curl */
+    const char *content_type;   /* of the answer, or NULL; owned by curl */
 } qs_transfer;
+
+/* One call of a method: its client, and what its perform step needs. */
+typedef struct qs_call {
+    qs_client *c;
+    int client_idx;             /* stack index of the client userdata, which keeps c alive */
+    double deadline;            /* monotonic seconds; set by qs_run: now + timeout */
+    const void *args;           /* the method's checked arguments */
+} qs_call;
+typedef int (*qs_perform)(lua_State *L, qs_call *call);
+
+/* What one attempt of a request came to (a reader's verdict, or the loop's). */
+typedef enum qs_outcome {
+    QS_DONE,                    /* the value is on top */
+    QS_AGAIN,                   /* go again at once, not counted as an attempt (a redirect) */
+    QS_REFUSED,                 /* an error answer on top: retried when its status is transient */
+    QS_TRANSIENT,               /* a failure on top that another attempt may mend */
+    QS_FAILED                   /* an error on top that no retry can mend */
+} qs_outcome;
+
+enum qs_auth  { QS_AUTH_NONE, QS_AUTH_QUERY, QS_AUTH_BODY, QS_AUTH_TOKEN };
+enum qs_retry { QS_RETRY_SAFE, QS_RETRY_UNSENT };
+
+struct qs_request;
+/* Turns a completed exchange (the body, unless sunk, in the client's buffer)
+   into a value or an error. */
+typedef qs_outcome (*qs_reader)(lua_State *L, struct qs_request *r, const qs_transfer *t);
+
+/*
+ * One request, as the attempt loop drives it: everything that differs
+ * between an API call and a download is said here.
+ */
+typedef struct qs_request {
+    const qs_call *call;
+    const char *method;
+    enum qs_auth auth;          /* where the credentials go (QS_AUTH_TOKEN: the header) */
+    enum qs_retry retry;        /* QS_RETRY_UNSENT: repeat only what never reached the server */
+    int url_idx;                /* stack index of the URL; a redirect or the next page replaces it */
+    int body_idx;               /* stack index of the JSON body, or 0 */
+    double deadline;            /* monotonic seconds */
+    qs_tempfile *sink;          /* when set, a 2xx body streams to this file ... */
+    const char *path;           /* ... which becomes this one */
+    qs_reader reader;
+    void *state;                /* the reader's own, kept across attempts */
+    int envelope;               /* the envelope reader pushes the whole envelope, not its data */
+    /* out: of the answer read last */
+    long status;                /* the envelope's status_code when there is one, else HTTP's */
+    long http_status;
+} qs_request;
 
 /* transfer.c: libcurl only, never a Lua call. */
 int  qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
@@ -152,48 +213,43 @@ void qs_error_set_string(lua_State *L, qs_client *c, const char *field, const ch
 void qs_push_redacted(lua_State *L, qs_client *c, const char *s);
 void qs_push_redacted_copy(lua_State *L, qs_client *c, int idx, int depth);
 int  qs_return_error(lua_State *L);
+int  qs_fail(lua_State *L, int base);
 int  qs_keep_top2(lua_State *L, int base);
 
-/* api.c */
-enum qs_auth  { QS_AUTH_QUERY, QS_AUTH_BODY, QS_AUTH_TOKEN };
-enum qs_retry { QS_RETRY_SAFE, QS_RETRY_UNSENT };
-typedef struct qs_request {
-    const char *method;
-    enum qs_auth auth;
-    enum qs_retry retry;
-    double deadline;            /* monotonic seconds */
-    int client_idx;             /* stack index of the client userdata */
-    int envelope;               /* on success push the whole envelope, not its data */
-} qs_request;
-int  qs_api_call(lua_State *L, qs_client *c, const qs_request *call, int url_idx, int body_idx);
-int  qs_api_list(lua_State *L, qs_client *c, const qs_request *call, const char *path,
-                 const char **query, int cursor_slot, const char *field);
-int  qs_ensure_token(lua_State *L, qs_client *c, const qs_request *call);
-int  qs_mint_token(lua_State *L, qs_client *c, const qs_request *call);
-int  qs_token_expired(lua_State *L, qs_client *c, int *reminted);
-int  qs_read_response(lua_State *L, qs_client *c, const qs_request *call,
-                      const qs_transfer *t, const char *url);
+/* envelope.c */
+const char *qs_string_field(lua_State *L, int idx, const char *name);
+int  qs_envelope_read(lua_State *L, qs_request *r, const qs_transfer *t);
+qs_outcome qs_envelope_reader(lua_State *L, qs_request *r, const qs_transfer *t);
+
+/* fs.c */
+int  qs_temp_open(qs_tempfile *t, const char *path);
+void qs_temp_discard(qs_tempfile *t);
+int  qs_temp_rewind(qs_tempfile *t);
+int  qs_temp_read(qs_tempfile *t, qs_buffer *b);
+int  qs_temp_commit(qs_tempfile *t, const char *path, const char **op);
+int  qs_make_dirs(char *path);
+void qs_push_file_name(lua_State *L, const char *name, const char *fallback, int used);
+void qs_push_io_error(lua_State *L, qs_client *c, const char *op, const char *path, int err);
+
+/* attempt.c */
+void qs_request_init(qs_request *r, const qs_call *call, const char *method,
+                     enum qs_auth auth, int url_idx);
+int  qs_attempt(lua_State *L, qs_request *r);
+
+/* api.c, download.c */
+int  qs_api_field(lua_State *L, const qs_request *r, int base, const char *field);
+int  qs_api_list(lua_State *L, qs_request *r, const char *path, const char **query,
+                 int cursor_slot, const char *field);
+int  qs_download(lua_State *L, const qs_call *call, const char *url, const char *path,
+                 double deadline);
 
 /* client.c */
 void qs_client_open(lua_State *L);
 qs_client *qs_check_open(lua_State *L, qs_client *c);
-/* One call of a method: its client, and what its perform step needs. */
-typedef struct qs_call {
-    qs_client *c;
-    int client_idx;             /* stack index of the client userdata, which keeps c alive */
-    double deadline;            /* monotonic seconds; set by qs_run: now + timeout */
-    const void *args;           /* the method's checked arguments */
-} qs_call;
-typedef int (*qs_perform)(lua_State *L, qs_call *call);
 int  qs_run(lua_State *L, qs_call *call, qs_perform perform);
 void qs_resource_call(lua_State *L, qs_call *call, const char *mt, const char *method);
 double qs_deadline(const qs_client *c);
 int  qs_client_close(lua_State *L);
-
-/* download.c */
-int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
-                const char *path, double deadline);
-void qs_discard_temp(qs_client *c);
 
 /* args.c */
 void qs_check_fields(lua_State *L, int idx, const char *method, const char *const *allowed);

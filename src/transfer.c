@@ -1,5 +1,6 @@
 /*
- * transfer.c - one HTTP exchange over the client's libcurl easy handle.
+ * transfer.c - one HTTP exchange over the client's libcurl easy handle, and
+ * the request headers it sends.
  *
  * Nothing here calls Lua: a Lua error can therefore never unwind through a
  * libcurl frame. Bodies go to the client's capped buffer, or, for a 2xx
@@ -173,6 +174,56 @@ static long to_ms(double seconds)
     return (long)ms;
 }
 
+/* Hands the exchange to the easy handle: URL, headers, time left, method. */
+static void set_request(CURL *h, qs_client *c, qs_transfer *t, exchange *x, double remaining)
+{
+    curl_easy_setopt(h, CURLOPT_URL, t->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to_ms(remaining));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     to_ms(t->connect_timeout < remaining ? t->connect_timeout : remaining));
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, t->fresh ? 1L : 0L);
+    /* Downloads read in larger pieces (curl's own tool uses 100 KiB): a sixth
+       of the system calls of the 16 KiB default (bench/README.md). */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, t->sink != NULL ? QS_DOWNLOAD_BUFFER : (long)CURL_MAX_WRITE_SIZE);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+    if (strcmp(t->method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
+                         strcmp(t->method, "GET") == 0 ? NULL : t->method);
+    }
+}
+
+/* What the finished exchange left in the handle: status, whether the
+   request may have reached the server, redirect target, content type. */
+static void read_answer(CURL *h, qs_transfer *t)
+{
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t->status);
+    long request_size = 0;
+    curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
+    /* It provably never reached the server when no connection was made or
+       no byte of the request was written. */
+    t->sent = !(t->code == CURLE_COULDNT_RESOLVE_HOST ||
+                t->code == CURLE_COULDNT_RESOLVE_PROXY ||
+                t->code == CURLE_COULDNT_CONNECT ||
+                (t->code != CURLE_OK && request_size == 0 && t->status == 0));
+    if (t->code != CURLE_OK)
+        return;
+    char *info = NULL;
+    if (t->status >= 300 && t->status < 400 && curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &info) == CURLE_OK)
+        t->redirect = info;
+    info = NULL;
+    if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &info) == CURLE_OK)
+        t->content_type = info;
+}
+
+/* Performs one exchange on the client's easy handle, within t->deadline. */
 void qs_transfer_perform(qs_client *c, qs_transfer *t)
 {
     CURL *h = c->curl;
@@ -185,50 +236,15 @@ void qs_transfer_perform(qs_client *c, qs_transfer *t)
     t->written = 0;
     t->write_errno = 0;
     t->redirect = NULL;
+    t->content_type = NULL;
     c->errbuf[0] = '\0';
     if (remaining <= 0) {
         t->code = CURLE_OPERATION_TIMEDOUT;
         return;
     }
-
-    curl_easy_setopt(h, CURLOPT_URL, t->url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to_ms(remaining));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     to_ms(t->connect_timeout < remaining ? t->connect_timeout : remaining));
-    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, t->fresh ? 1L : 0L);
-    /* Downloads read in larger pieces (curl's own tool uses 100 KiB): a sixth
-       of the system calls of the 16 KiB default (bench/README.md). */
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, t->sink != NULL ? QS_DOWNLOAD_BUFFER : (long)CURL_MAX_WRITE_SIZE);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    if (strcmp(t->method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
-    } else {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
-                         strcmp(t->method, "GET") == 0 ? NULL : t->method);
-    }
-
+    set_request(h, c, t, &x, remaining);
     t->code = curl_easy_perform(h);
-
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t->status);
-    long request_size = 0;
-    curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
-    /* It provably never reached the server when no connection was made or
-       no byte of the request was written. */
-    t->sent = !(t->code == CURLE_COULDNT_RESOLVE_HOST ||
-                t->code == CURLE_COULDNT_RESOLVE_PROXY ||
-                t->code == CURLE_COULDNT_CONNECT ||
-                (t->code != CURLE_OK && request_size == 0 && t->status == 0));
-    if (t->code == CURLE_OK && t->status >= 300 && t->status < 400) {
-        char *location = NULL;
-        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
-        t->redirect = location;
-    }
+    read_answer(h, t);
     /* Never leave pointers to this stack frame or the caller's body behind. */
     curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);

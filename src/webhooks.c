@@ -25,32 +25,11 @@ static void check_callback(lua_State *L, qs_client *c, const char *callback, con
 
 /* ---- calls ------------------------------------------------------------ */
 
-/* With data on top: replaces it by data[field], or by nil, err when missing. */
-static int take_field(lua_State *L, qs_client *c, int base, const char *field,
-                      const char *method, int url_idx)
-{
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, field);
-        if (lua_istable(L, -1)) {
-            lua_replace(L, base + 1);
-            lua_settop(L, base + 1);
-            return 1;
-        }
-    }
-    lua_settop(L, base);
-    lua_pushfstring(L, "the answer has no data.%s", field);
-    qs_push_error(L, c, "decode", 200, method, lua_tostring(L, url_idx), lua_tostring(L, -1));
-    lua_remove(L, -2);   /* the message, copied into the error */
-    return qs_return_error(L);
-}
-
 static int do_create(lua_State *L, const qs_call *call, const char *entity_key, const char *callback)
 {
     qs_client *c = call->c;
     int base = lua_gettop(L);
-    qs_request r = { "POST", QS_AUTH_BODY, QS_RETRY_UNSENT, call->deadline, call->client_idx, 0 };
     qs_push_url(L, c, QS_PATH_WEBHOOKS, NULL, NULL, 0);
-    int url_idx = base + 1;
     lua_createtable(L, 0, 3);
     lua_pushstring(L, c->client_id);
     lua_setfield(L, -2, "client_id");
@@ -63,16 +42,21 @@ static int do_create(lua_State *L, const qs_call *call, const char *entity_key, 
     lua_setfield(L, -2, "callback");
     lua_setfield(L, -2, "webhook");
     qs_json_encode(L, -1);
-    if (qs_api_call(L, c, &r, url_idx, base + 3) == 2)
+    qs_request r;
+    qs_request_init(&r, call, "POST", QS_AUTH_BODY, base + 1);
+    r.body_idx = base + 3;
+    r.retry = QS_RETRY_UNSENT;
+    if (qs_attempt(L, &r) == 2)
         return qs_keep_top2(L, base);
-    return take_field(L, c, url_idx, "webhook", "POST", url_idx);   /* keeps the URL for an error */
+    return qs_api_field(L, &r, base, "webhook");
 }
 
 static int do_list(lua_State *L, const qs_call *call, const char *entity_key)
 {
     const char *query[] = { "entity_key", entity_key, NULL, NULL, NULL };
-    qs_request r = { "GET", QS_AUTH_QUERY, QS_RETRY_SAFE, call->deadline, call->client_idx, 1 };
-    return qs_api_list(L, call->c, &r, QS_PATH_WEBHOOKS, query, 2, "webhooks");
+    qs_request r;
+    qs_request_init(&r, call, "GET", QS_AUTH_QUERY, 0);
+    return qs_api_list(L, &r, QS_PATH_WEBHOOKS, query, 2, "webhooks");
 }
 
 static int create_perform(lua_State *L, qs_call *call)
@@ -117,11 +101,12 @@ static int get_perform(lua_State *L, qs_call *call)
 {
     const wh_args *a = call->args;
     int base = lua_gettop(L);
-    qs_request r = { "GET", QS_AUTH_QUERY, QS_RETRY_SAFE, call->deadline, call->client_idx, 0 };
     qs_push_url(L, call->c, QS_PATH_WEBHOOKS, a->key, NULL, 1);
-    if (qs_api_call(L, call->c, &r, base + 1, 0) == 2)
+    qs_request r;
+    qs_request_init(&r, call, "GET", QS_AUTH_QUERY, base + 1);
+    if (qs_attempt(L, &r) == 2)
         return 2;
-    return take_field(L, call->c, base + 1, "webhook", "GET", base + 1);
+    return qs_api_field(L, &r, base, "webhook");
 }
 
 static int list_perform(lua_State *L, qs_call *call)
@@ -135,9 +120,10 @@ static int delete_perform(lua_State *L, qs_call *call)
     const wh_args *a = call->args;
     int base = lua_gettop(L);
     const char *query[] = { "entity_key", a->entity_key, NULL };
-    qs_request r = { "DELETE", QS_AUTH_QUERY, QS_RETRY_SAFE, call->deadline, call->client_idx, 0 };
     qs_push_url(L, call->c, QS_PATH_WEBHOOK_DELETE, a->key, query, 1);
-    if (qs_api_call(L, call->c, &r, base + 1, 0) == 2)
+    qs_request r;
+    qs_request_init(&r, call, "DELETE", QS_AUTH_QUERY, base + 1);
+    if (qs_attempt(L, &r) == 2)
         return 2;
     lua_pushboolean(L, 1);
     return 1;
@@ -147,8 +133,9 @@ static int logs_perform(lua_State *L, qs_call *call)
 {
     const wh_args *a = call->args;
     const char *query[] = { "entity_key", a->entity_key, "webhook_key", a->webhook_key, NULL, NULL, NULL };
-    qs_request r = { "GET", QS_AUTH_QUERY, QS_RETRY_SAFE, call->deadline, call->client_idx, 1 };
-    return qs_api_list(L, call->c, &r, QS_PATH_CALLBACK_LOGS, query, 4, "webhook_callback_logs");
+    qs_request r;
+    qs_request_init(&r, call, "GET", QS_AUTH_QUERY, 0);
+    return qs_api_list(L, &r, QS_PATH_CALLBACK_LOGS, query, 4, "webhook_callback_logs");
 }
 
 /* ---- methods: the arguments, then qs_run --------------------------------- */
