@@ -23,10 +23,8 @@ int qs_api_field(lua_State *L, const qs_request *r, int base, const char *field)
         lua_pop(L, 1);
     }
     lua_pushfstring(L, "the answer has no data.%s", field);
-    qs_push_error(L, r->call->c, "decode", 200, r->method, lua_tostring(L, r->url_idx),
-                  lua_tostring(L, -1));
-    qs_return_error(L);
-    return qs_keep_top2(L, base);
+    qs_push_answer_error(L, r, QS_MISSING_DATA, lua_tostring(L, -1));
+    return qs_fail(L, base);
 }
 
 /* With a page's envelope on top: appends its data[field] items to the
@@ -49,12 +47,11 @@ static int add_items(lua_State *L, int result, int n, const char *field)
     return n;
 }
 
-/* Pushes an error about the page at r's URL (the request answered last). */
-static int page_error(lua_State *L, const qs_request *r, int base, const char *message)
+/* Leaves nil, err at base + 1: the page at r's URL (answered last) broke a rule. */
+static int page_error(lua_State *L, const qs_request *r, int base, qs_reason reason, const char *message)
 {
-    qs_push_error(L, r->call->c, "decode", 200, r->method, lua_tostring(L, r->url_idx), message);
-    qs_return_error(L);
-    return qs_keep_top2(L, base);
+    qs_push_answer_error(L, r, reason, message);
+    return qs_fail(L, base);
 }
 
 /*
@@ -79,9 +76,9 @@ static int next_page(lua_State *L, qs_request *r, int base, int prev_idx,
     if (next == NULL || len == 0)
         return 0;
     if (!lua_isnil(L, prev_idx) && strcmp(next, lua_tostring(L, prev_idx)) == 0)
-        return page_error(L, r, base, "pagination.next repeats itself");
+        return page_error(L, r, base, QS_PAGINATION_LOOP, "pagination.next repeats itself");
     if (qs_is_http_url(next) && !qs_same_origin(next, c->base_url))
-        return page_error(L, r, base, "pagination.next points away from the API's origin");
+        return page_error(L, r, base, QS_CROSS_ORIGIN_NEXT, "pagination.next points away from the API's origin");
     lua_pushvalue(L, -1);
     lua_replace(L, prev_idx);   /* anchors next while it is used */
     if (qs_is_http_url(next)) {
@@ -122,5 +119,5 @@ int qs_api_list(lua_State *L, qs_request *r, const char *path, const char **quer
             return 1;
         }
     }
-    return page_error(L, r, top, "too many pages");
+    return page_error(L, r, top, QS_TOO_MANY_PAGES, "too many pages");
 }

@@ -29,13 +29,6 @@ void qs_request_init(qs_request *r, const qs_call *call, const char *method,
     r->reader = qs_envelope_reader;
 }
 
-/* With the error on top: sets its method and url (redacted) from r. */
-static void set_request(lua_State *L, const qs_request *r)
-{
-    qs_error_set_string(L, r->call->c, "method", r->method);
-    qs_error_set_string(L, r->call->c, "url", lua_tostring(L, r->url_idx));
-}
-
 /* ---- the access token --------------------------------------------------- */
 
 /*
@@ -63,11 +56,9 @@ static int mint_token(lua_State *L, const qs_request *outer)
         return qs_keep_top2(L, top);
     const char *token = lua_istable(L, -1) ? qs_string_field(L, -1, "access_token") : NULL;
     if (token == NULL || token[0] == '\0' || !qs_header_safe(token)) {
-        qs_push_error(L, c, "decode", 200, NULL, NULL,
-                      "the access token answer has no usable data.access_token");
-        set_request(L, &r);
-        qs_return_error(L);
-        return qs_keep_top2(L, top);
+        qs_push_answer_error(L, &r, QS_BAD_ACCESS_TOKEN,
+                             "the access token answer has no usable data.access_token");
+        return qs_fail(L, top);
     }
     qs_str_replace(&c->access_token, token);
     lua_settop(L, top);
@@ -80,8 +71,8 @@ static int ensure_token(lua_State *L, const qs_request *r)
     if (c->access_token != NULL)
         return 0;
     if (c->api_key == NULL)
-        return luaL_error(L, "quicklysign: document pack calls need an access token: "
-                             "give quicklysign.new an api_key or an access_token");
+        return qs_raise_error(L, c, QS_NO_TOKEN_SOURCE, "document pack calls need an access token: "
+                              "give quicklysign.new an api_key or an access_token");
     return mint_token(L, r);
 }
 
@@ -123,6 +114,17 @@ static int prepare(lua_State *L, const qs_request *r, qs_transfer *t)
     return qs_temp_rewind(r->sink);
 }
 
+/* A transfer that libcurl could not complete: no answer to speak of. */
+static qs_outcome transport_error(lua_State *L, const qs_request *r, const qs_transfer *t)
+{
+    qs_client *c = r->call->c;
+    qs_push_error(L, c, qs_curl_reason(t->code), c->errbuf[0] ? c->errbuf : curl_easy_strerror(t->code));
+    qs_error_set_request(L, r);
+    lua_pushinteger(L, (lua_Integer)t->code);
+    lua_setfield(L, -2, "curl_code");
+    return qs_curl_retryable(t->code) ? QS_TRANSIENT : QS_FAILED;
+}
+
 /* One attempt: the headers, the exchange and what it came to. */
 static qs_outcome exchange(lua_State *L, qs_request *r, qs_transfer *t)
 {
@@ -130,26 +132,24 @@ static qs_outcome exchange(lua_State *L, qs_request *r, qs_transfer *t)
     if (!qs_build_headers(c, r->body_idx != 0, r->auth == QS_AUTH_TOKEN))
         luaL_error(L, "quicklysign: out of memory");
     if (prepare(L, r, t) != 0) {
-        qs_push_io_error(L, c, "write", r->path, errno);
-        set_request(L, r);
+        qs_push_io_error(L, c, QS_CANNOT_WRITE_FILE, r->path, errno);
+        qs_error_set_request(L, r);
         return QS_FAILED;
     }
     qs_transfer_perform(c, t);
+    r->status = r->http_status = t->status;   /* an envelope may say otherwise */
     if (t->write_errno != 0) {
-        qs_push_io_error(L, c, "write", r->path, t->write_errno);
-        set_request(L, r);
+        qs_push_io_error(L, c, QS_CANNOT_WRITE_FILE, r->path, t->write_errno);
+        qs_error_set_request(L, r);
         return QS_FAILED;
     }
     if (t->code != CURLE_OK && c->body.overflow) {
         lua_pushfstring(L, "the answer is larger than max_body_size (%d bytes)", (int)c->max_body_size);
-        qs_push_error(L, c, "http", t->status, r->method, t->url, lua_tostring(L, -1));
+        qs_push_answer_error(L, r, QS_BODY_TOO_LARGE, lua_tostring(L, -1));
         return QS_FAILED;
     }
-    if (t->code != CURLE_OK) {
-        qs_push_error(L, c, qs_curl_kind(t->code), 0, r->method, t->url,
-                      c->errbuf[0] ? c->errbuf : curl_easy_strerror(t->code));
-        return qs_curl_retryable(t->code) ? QS_TRANSIENT : QS_FAILED;
-    }
+    if (t->code != CURLE_OK)
+        return transport_error(L, r, t);
     return r->reader(L, r, t);
 }
 

@@ -24,12 +24,7 @@ static void curl_init_once(void)
 
 static int is_error(lua_State *L)
 {
-    int yes = 0;
-    if (lua_istable(L, 1) && lua_getmetatable(L, 1)) {
-        luaL_getmetatable(L, QS_ERROR_MT);
-        yes = lua_rawequal(L, -1, -2);
-    }
-    lua_pushboolean(L, yes);
+    lua_pushboolean(L, qs_is_error(L, 1));
     return 1;
 }
 
@@ -61,6 +56,8 @@ QS_EXPORT int luaopen_quicklysign_core(lua_State *L)
     lua_setfield(L, -2, "is_error");
     lua_pushcfunction(L, as_error);
     lua_setfield(L, -2, "as_error");
+    qs_push_reasons(L);
+    lua_setfield(L, -2, "reasons");
     lua_pushliteral(L, QS_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, curl_version());

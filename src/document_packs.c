@@ -48,7 +48,7 @@ static int make_folder(lua_State *L, const qs_call *call, const dp_args *a, int 
     memcpy(copy, a->dir, len);
     copy[len] = '\0';
     if (qs_make_dirs(copy) != 0) {
-        qs_push_io_error(L, call->c, "create folder", a->dir, errno);
+        qs_push_io_error(L, call->c, QS_CANNOT_CREATE_FOLDER, a->dir, errno);
         return qs_fail(L, base);
     }
     lua_pop(L, 1);
@@ -95,8 +95,7 @@ static int download_document(lua_State *L, const qs_request *pack, const char *f
     qs_push_file_name(L, name, doc_key, used);
     lua_pushfstring(L, "%s/%s", folder, lua_tostring(L, doc + 4));
     if (!qs_is_http_url(url)) {
-        qs_push_error(L, c, "decode", 200, pack->method, lua_tostring(L, pack->url_idx),
-                      "a document's serve_pdf_url is not an http(s) URL");
+        qs_push_answer_error(L, pack, QS_BAD_DOCUMENT_URL, "a document's serve_pdf_url is not an http(s) URL");
         return 2;
     }
     if (qs_download(L, call, url, lua_tostring(L, doc + 5), qs_now() + c->download_timeout) == 2)

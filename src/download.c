@@ -51,11 +51,10 @@ static int error_envelope(lua_State *L, const qs_request *r, const qs_transfer *
 /* The document is complete: durable, in place, and its size the value. */
 static qs_outcome commit(lua_State *L, qs_request *r, const qs_transfer *t)
 {
-    const char *op;
-    if (qs_temp_commit(r->sink, r->path, &op) != 0) {
-        qs_push_io_error(L, r->call->c, op, r->path, errno);
-        qs_error_set_string(L, r->call->c, "method", r->method);
-        qs_error_set_string(L, r->call->c, "url", t->url);
+    qs_reason why;
+    if (qs_temp_commit(r->sink, r->path, &why) != 0) {
+        qs_push_io_error(L, r->call->c, why, r->path, errno);
+        qs_error_set_request(L, r);
         return QS_FAILED;
     }
     lua_pushinteger(L, (lua_Integer)t->written);
@@ -68,12 +67,12 @@ static qs_outcome follow(lua_State *L, qs_request *r, const qs_transfer *t)
     qs_client *c = r->call->c;
     download_state *d = r->state;
     if (!qs_same_origin(t->redirect, t->url)) {
-        qs_push_error(L, c, "http", t->status, r->method, t->url, "refused a redirect to another origin");
+        qs_push_answer_error(L, r, QS_CROSS_ORIGIN_REDIRECT, "refused a redirect to another origin");
         qs_error_set_string(L, c, "location", t->redirect);
         return QS_FAILED;
     }
     if (++d->redirects > QS_MAX_REDIRECTS) {
-        qs_push_error(L, c, "http", t->status, r->method, t->url, "too many redirects");
+        qs_push_answer_error(L, r, QS_TOO_MANY_REDIRECTS, "too many redirects");
         return QS_FAILED;
     }
     lua_pushstring(L, t->redirect);
@@ -91,7 +90,9 @@ static qs_outcome read_download(lua_State *L, qs_request *r, const qs_transfer *
         return follow(L, r, t);
     if (qs_envelope_read(L, r, t)) {   /* a 2xx envelope with a non-2xx HTTP status */
         lua_pop(L, 1);
-        qs_push_error(L, r->call->c, "http", t->status, r->method, t->url, "unexpected answer");
+        r->status = t->status;
+        lua_pushfstring(L, "HTTP %d, though the body is a success envelope", (int)t->status);
+        qs_push_answer_error(L, r, QS_HTTP_STATUS, lua_tostring(L, -1));
     }
     return QS_REFUSED;
 }
@@ -103,7 +104,7 @@ int qs_download(lua_State *L, const qs_call *call, const char *url, const char *
     qs_client *c = call->c;
     int top = lua_gettop(L);
     if (qs_temp_open(&c->temp, path) != 0) {
-        qs_push_io_error(L, c, "create", path, errno);
+        qs_push_io_error(L, c, QS_CANNOT_CREATE_FILE, path, errno);
         qs_error_set_string(L, c, "method", "GET");
         qs_error_set_string(L, c, "url", url);
         return qs_fail(L, top);

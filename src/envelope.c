@@ -204,7 +204,6 @@ static void push_success(lua_State *L, qs_request *r, int env, long status)
 int qs_envelope_read(lua_State *L, qs_request *r, const qs_transfer *t)
 {
     qs_client *c = r->call->c;
-    const char *url = lua_tostring(L, r->url_idx);
     long status = t->status;
     int decoded = c->body.len > 0 && qs_json_decode(L, c->body.data, c->body.len);
     if (c->body.len > 0 && !decoded)
@@ -219,21 +218,20 @@ int qs_envelope_read(lua_State *L, qs_request *r, const qs_transfer *t)
         return 1;
     }
     if (status_idx != 0) {
-        qs_push_error(L, c, "api", status, r->method, url, NULL);
         lua_pushfstring(L, "HTTP %d", (int)status);
-        lua_setfield(L, -2, "message");
+        qs_push_answer_error(L, r, QS_API_ERROR, lua_tostring(L, -1));
         set_envelope_error(L, c, status_idx);
     } else if (status < 200 || status >= 300) {
         push_snippet(L, c, &c->body, status);
-        qs_push_error(L, c, "http", status, r->method, url, lua_tostring(L, -1));
+        qs_push_answer_error(L, r, QS_HTTP_STATUS, lua_tostring(L, -1));
     } else if (c->body.len == 0) {   /* 2xx without a body: nothing to report but success */
         record_response(L, r, 0, status);
         lua_pushboolean(L, 1);
         return 1;
+    } else if (decoded) {
+        qs_push_answer_error(L, r, QS_NOT_ENVELOPE, "the answer is JSON but not a QuicklySign envelope");
     } else {
-        qs_push_error(L, c, "decode", status, r->method, url,
-                      decoded ? "the answer is JSON but not a QuicklySign envelope"
-                              : "the answer is not JSON");
+        qs_push_answer_error(L, r, QS_NOT_JSON, "the answer is not JSON");
     }
     return 0;
 }

@@ -80,17 +80,17 @@ int qs_temp_read(qs_tempfile *t, qs_buffer *b)
 }
 
 /* Makes the download durable and puts it in place: fsync, close, rename.
-   On failure *op says which step failed ("write" or "rename into"). */
-int qs_temp_commit(qs_tempfile *t, const char *path, const char **op)
+   On failure *why says which step failed. */
+int qs_temp_commit(qs_tempfile *t, const char *path, qs_reason *why)
 {
-    *op = "write";
+    *why = QS_CANNOT_WRITE_FILE;
     if (fflush(t->file) != 0 || fsync(fileno(t->file)) != 0)
         return -1;
     int rc = fclose(t->file);
     t->file = NULL;
     if (rc != 0)
         return -1;
-    *op = "rename into";
+    *why = QS_CANNOT_RENAME_FILE;
     if (rename(t->path, path) != 0)
         return -1;
     free(t->path);
@@ -196,12 +196,15 @@ void qs_push_file_name(lua_State *L, const char *name, const char *fallback, int
 
 /* ---- the one I/O error -------------------------------------------------- */
 
-/* Pushes the error of a failed system call: "cannot <op> <path>: <strerror>",
-   with errno and path. */
-void qs_push_io_error(lua_State *L, qs_client *c, const char *op, const char *path, int err)
+/* Pushes the error of a failed system call (reason: one of the io kind's):
+   "cannot <do> <path>: <strerror>", with errno and path. */
+void qs_push_io_error(lua_State *L, qs_client *c, qs_reason reason, const char *path, int err)
 {
-    lua_pushfstring(L, "cannot %s %s: %s", op, path, strerror(err));
-    qs_push_error(L, c, "io", 0, NULL, NULL, lua_tostring(L, -1));
+    const char *what = reason == QS_CANNOT_CREATE_FOLDER ? "create folder"
+                     : reason == QS_CANNOT_RENAME_FILE ? "rename into"
+                     : reason == QS_CANNOT_CREATE_FILE ? "create" : "write";
+    lua_pushfstring(L, "cannot %s %s: %s", what, path, strerror(err));
+    qs_push_error(L, c, reason, lua_tostring(L, -1));
     lua_remove(L, -2);
     lua_pushinteger(L, err);
     lua_setfield(L, -2, "errno");

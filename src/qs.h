@@ -14,7 +14,8 @@
  *                                exchange, classify, retry
  *   envelope.c                   an answer's body -> a value or an error
  *   fs.c                         temp files, folders, file names, I/O errors
- *   json.c error.c url.c args.c  Lua-side helpers
+ *   json.c error.c redact.c      Lua-side helpers: cjson, the error vocabulary
+ *   url.c args.c                 and objects, redaction, URLs, argument checks
  *   transfer.c retry.c buffer.c  libcurl, timing, bytes; these never touch Lua
  */
 #ifndef QS_H
@@ -56,6 +57,21 @@
 #define QS_MAX_REDIRECTS  5
 #define QS_DOWNLOAD_BUFFER (100L * 1024)  /* libcurl's receive buffer for downloads */
 #define QS_ERROR_BODY_CAP (64 * 1024)   /* what a failed download keeps of its body */
+
+/* The error vocabulary: every reason an error can have (error.c gives each
+   its name and kind). */
+typedef enum qs_reason {
+    QS_RESOLVE_FAILED, QS_CONNECT_FAILED, QS_CONNECTION_LOST, QS_NETWORK_FAILED,   /* network */
+    QS_TIMED_OUT,                                                                /* timeout */
+    QS_UNTRUSTED_CERTIFICATE, QS_TLS_FAILED,                                     /* tls */
+    QS_HTTP_STATUS, QS_BODY_TOO_LARGE, QS_CROSS_ORIGIN_REDIRECT, QS_TOO_MANY_REDIRECTS, /* http */
+    QS_API_ERROR,                                                                /* api */
+    QS_NOT_JSON, QS_NOT_ENVELOPE, QS_MISSING_DATA, QS_BAD_ACCESS_TOKEN,          /* protocol */
+    QS_PAGINATION_LOOP, QS_CROSS_ORIGIN_NEXT, QS_TOO_MANY_PAGES, QS_BAD_DOCUMENT_URL,
+    QS_CANNOT_CREATE_FILE, QS_CANNOT_WRITE_FILE, QS_CANNOT_RENAME_FILE, QS_CANNOT_CREATE_FOLDER, /* io */
+    QS_NO_TOKEN_SOURCE,                                                          /* config (raised) */
+    QS_REASON_COUNT
+} qs_reason;
 
 /* A growable byte buffer with a hard limit. */
 typedef struct qs_buffer {
@@ -185,7 +201,7 @@ void qs_str_replace(char **slot, const char *value);
 /* retry.c: policy and timing, never a Lua call. */
 double qs_now(void);
 void   qs_sleep(double seconds);
-const char *qs_curl_kind(CURLcode code);
+qs_reason qs_curl_reason(CURLcode code);
 int    qs_status_retryable(long status);
 int    qs_curl_retryable(CURLcode code);
 double qs_backoff(qs_client *c, int attempt, double retry_after);
@@ -204,14 +220,20 @@ void qs_json_init(lua_State *L);
 void qs_json_encode(lua_State *L, int idx);
 int  qs_json_decode(lua_State *L, const char *s, size_t len);
 
-/* error.c */
-void qs_error_init(lua_State *L);
-void qs_push_error(lua_State *L, qs_client *c, const char *kind, long status,
-                   const char *method, const char *url, const char *message);
-void qs_error_set_bool(lua_State *L, const char *field, int value);
-void qs_error_set_string(lua_State *L, qs_client *c, const char *field, const char *value);
+/* redact.c */
 void qs_push_redacted(lua_State *L, qs_client *c, const char *s);
 void qs_push_redacted_copy(lua_State *L, qs_client *c, int idx, int depth);
+
+/* error.c */
+void qs_error_init(lua_State *L);
+void qs_push_error(lua_State *L, qs_client *c, qs_reason reason, const char *message);
+void qs_push_answer_error(lua_State *L, const qs_request *r, qs_reason reason, const char *message);
+void qs_error_set_request(lua_State *L, const qs_request *r);
+void qs_error_set_bool(lua_State *L, const char *field, int value);
+void qs_error_set_string(lua_State *L, qs_client *c, const char *field, const char *value);
+int  qs_raise_error(lua_State *L, qs_client *c, qs_reason reason, const char *message);
+int  qs_is_error(lua_State *L, int idx);
+void qs_push_reasons(lua_State *L);
 int  qs_return_error(lua_State *L);
 int  qs_fail(lua_State *L, int base);
 int  qs_keep_top2(lua_State *L, int base);
@@ -226,10 +248,10 @@ int  qs_temp_open(qs_tempfile *t, const char *path);
 void qs_temp_discard(qs_tempfile *t);
 int  qs_temp_rewind(qs_tempfile *t);
 int  qs_temp_read(qs_tempfile *t, qs_buffer *b);
-int  qs_temp_commit(qs_tempfile *t, const char *path, const char **op);
+int  qs_temp_commit(qs_tempfile *t, const char *path, qs_reason *why);
 int  qs_make_dirs(char *path);
 void qs_push_file_name(lua_State *L, const char *name, const char *fallback, int used);
-void qs_push_io_error(lua_State *L, qs_client *c, const char *op, const char *path, int err);
+void qs_push_io_error(lua_State *L, qs_client *c, qs_reason reason, const char *path, int err);
 
 /* attempt.c */
 void qs_request_init(qs_request *r, const qs_call *call, const char *method,
