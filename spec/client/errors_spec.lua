@@ -263,6 +263,8 @@ describe("errors", function()
 end)
 
 describe("the error vocabulary", function()
+  local callbacks_errors = require "quicklysign.callbacks.errors"
+
   it("gives every error a kind and a reason, each a word of quicklysign.reasons", function()
     local c = emulator.client{ api_key = emulator.api_key, max_retries = 0 }
     local dead = emulator.client{ base_url = closed_port_url(), max_retries = 0 }
@@ -301,5 +303,35 @@ describe("the error vocabulary", function()
       assert.are.equal(kind, listed[reason], "README.md lists no row `" .. reason .. "` | `" .. kind .. "`")
     end
     assert.truthy(n >= 20, n)
+  end)
+
+  it("has one tostring shape and one is_error for the client's errors and the callbacks'", function()
+    local cases = {
+      { kind = "auth", reason = "token_mismatch", message = "the token does not match", status = 403 },
+      { kind = "parse", reason = "not_json", message = "the body is not valid JSON:\nat 1" },
+      { kind = "api", reason = "api_error", code = "not_found", message = "No such webhook", status = 404,
+        method = "GET", url = "https://x/v1/webhooks/k" },
+      { kind = "io", reason = "cannot_write_file" },
+    }
+    for _, fields in ipairs(cases) do
+      local extra = {}
+      for k, v in pairs(fields) do extra[k] = v end
+      local from_callbacks = callbacks_errors.new(fields.kind, fields.reason, fields.message, extra)
+      local from_core = quicklysign.as_error(extra)
+      assert.are.equal(tostring(from_core), tostring(from_callbacks))
+      assert.truthy(tostring(from_core):find("^quicklysign: " .. fields.kind .. " error "), tostring(from_core))
+      assert.falsy(tostring(from_core):find("\n"))
+      assert.is_true(quicklysign.is_error(from_callbacks))
+      assert.is_true(quicklysign.is_error(from_core))
+      assert.is_true(callbacks_errors.is(from_core))
+      assert.is_true(callbacks_errors.is(from_callbacks))
+    end
+    assert.are.equal("quicklysign: auth error 403 token_mismatch: the token does not match",
+      tostring(callbacks_errors.new("auth", "token_mismatch", "the token does not match", { status = 403 })))
+    for _, v in ipairs{ {}, { kind = "api", reason = "api_error" }, "x", 1, true } do
+      assert.is_false(quicklysign.is_error(v))
+      assert.is_false(callbacks_errors.is(v))
+    end
+    assert.is_false(quicklysign.is_error(setmetatable({}, { __name = "something.else" })))
   end)
 end)
