@@ -317,7 +317,8 @@ static void new_resource(lua_State *L, const char *mt, int client_idx, int uv_id
     lua_setfield(L, uv_idx, field);
 }
 
-static int client_new(lua_State *L)
+/* quicklysign.new{...} --> client */
+int qs_client_new(lua_State *L)
 {
     if (lua_isnoneornil(L, 1)) {
         lua_settop(L, 0);
@@ -415,14 +416,6 @@ static int client_is_closed(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg client_methods[] = {
-    { "close", qs_client_close },
-    { "download", client_download },
-    { "last_response", client_last_response },
-    { "is_closed", client_is_closed },
-    { NULL, NULL }
-};
-
 /* Methods first, then the public fields kept in the uservalue. */
 static int client_index(lua_State *L)
 {
@@ -454,15 +447,12 @@ static int client_tostring(lua_State *L)
     return 1;
 }
 
-/* Resolves `self` (at index 1) of a resource method (client.webhooks:create{...})
-   to its client, which it pushes: the call's client_idx. */
-void qs_resource_call(lua_State *L, qs_call *call, const char *mt, const char *method)
+/* Resolves `self` (at index 1) of a method of a resource class k
+   (client.webhooks:create{...}) to its client, which it pushes: the call's
+   client_idx. */
+void qs_resource_call(lua_State *L, qs_call *call, const qs_class *k, const char *method)
 {
-    if (qs_testudata(L, 1, mt) == NULL) {
-        const char *msg = lua_pushfstring(L, "%s expected, got %s; call it with a colon: %s:%s(...)",
-                                          mt, luaL_typename(L, 1), mt + strlen("quicklysign."), method);
-        luaL_argerror(L, 1, msg);
-    }
+    qs_class_check(L, 1, k, method);
     qs_getuservalue(L, 1);
     lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);
@@ -472,22 +462,19 @@ void qs_resource_call(lua_State *L, qs_call *call, const char *mt, const char *m
     call->args = NULL;
 }
 
-void qs_client_open(lua_State *L)
-{
-    luaL_newmetatable(L, QS_CLIENT_MT);
-    lua_newtable(L);
-    qs_setfuncs(L, client_methods);
-    lua_pushcclosure(L, client_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, client_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, qs_client_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, client_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "locked");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
-    lua_pushcfunction(L, client_new);
-    lua_setfield(L, -2, "new");
-}
+static const luaL_Reg client_methods[] = {
+    { "close", qs_client_close },
+    { "download", client_download },
+    { "last_response", client_last_response },
+    { "is_closed", client_is_closed },
+    { NULL, NULL }
+};
+
+static const luaL_Reg client_meta[] = {
+    { "__gc", client_gc },
+    { "__close", qs_client_close },
+    { "__tostring", client_tostring },
+    { NULL, NULL }
+};
+
+const qs_class qs_client_class = { QS_CLIENT_MT, "client", client_methods, client_meta, client_index };

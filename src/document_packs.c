@@ -139,7 +139,7 @@ static int dp_get(lua_State *L)
     qs_call call;
     dp_args a = { NULL, NULL, 0 };
     lua_settop(L, 2);
-    qs_resource_call(L, &call, QS_PACKS_MT, "get");
+    qs_resource_call(L, &call, &qs_packs_class, "get");
     a.key = qs_check_key(L, 2, "pack_key");
     call.args = &a;
     return qs_run(L, &call, get_perform);
@@ -150,7 +150,7 @@ static int dp_download(lua_State *L)
     qs_call call;
     dp_args a = { NULL, NULL, 0 };
     lua_settop(L, 3);
-    qs_resource_call(L, &call, QS_PACKS_MT, "download");
+    qs_resource_call(L, &call, &qs_packs_class, "download");
     a.key = qs_check_key(L, 2, "pack_key");
     qs_check_key(L, 3, "dir");
     a.dir = lua_tolstring(L, 3, &a.dir_len);
@@ -158,26 +158,10 @@ static int dp_download(lua_State *L)
     return qs_run(L, &call, download_perform);
 }
 
-static int dp_tostring(lua_State *L)
-{
-    lua_pushfstring(L, "quicklysign.document_packs %p", lua_touserdata(L, 1));
-    return 1;
-}
+static const luaL_Reg dp_methods[] = {
+    { "get", dp_get },
+    { "download", dp_download },
+    { NULL, NULL }
+};
 
-void qs_document_packs_open(lua_State *L)
-{
-    static const luaL_Reg methods[] = {
-        { "get", dp_get },
-        { "download", dp_download },
-        { NULL, NULL }
-    };
-    luaL_newmetatable(L, QS_PACKS_MT);
-    lua_newtable(L);
-    qs_setfuncs(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, dp_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "locked");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
-}
+const qs_class qs_packs_class = { QS_PACKS_MT, "document_packs", dp_methods, NULL, NULL };

@@ -15,7 +15,8 @@
  *   envelope.c                   an answer's body -> a value or an error
  *   fs.c                         temp files, folders, file names, I/O errors
  *   json.c error.c redact.c      Lua-side helpers: cjson, the error vocabulary
- *   url.c args.c                 and objects, redaction, URLs, argument checks
+ *   url.c args.c class.c         and objects, redaction, URLs, argument checks,
+ *                                the class helper
  *   transfer.c retry.c buffer.c  libcurl, timing, bytes; these never touch Lua
  */
 #ifndef QS_H
@@ -265,11 +266,23 @@ int  qs_api_list(lua_State *L, qs_request *r, const char *path, const char **que
 int  qs_download(lua_State *L, const qs_call *call, const char *url, const char *path,
                  double deadline);
 
+/* class.c: each class of the module declared once. */
+typedef struct qs_class {
+    const char *name;           /* the registry's name of its metatable, and __name */
+    const char *field;          /* its key in the module's `methods` */
+    const luaL_Reg *methods;    /* what __index finds */
+    const luaL_Reg *meta;       /* metamethods (__gc, __close, __tostring), or NULL */
+    lua_CFunction index;        /* an __index closure over the methods, or NULL */
+} qs_class;
+void  qs_class_open(lua_State *L, const qs_class *k, int methods_idx);
+void *qs_class_check(lua_State *L, int idx, const qs_class *k, const char *method);
+
 /* client.c */
-void qs_client_open(lua_State *L);
+extern const qs_class qs_client_class;
+int  qs_client_new(lua_State *L);
 qs_client *qs_check_open(lua_State *L, qs_client *c);
 int  qs_run(lua_State *L, qs_call *call, qs_perform perform);
-void qs_resource_call(lua_State *L, qs_call *call, const char *mt, const char *method);
+void qs_resource_call(lua_State *L, qs_call *call, const qs_class *k, const char *method);
 double qs_deadline(const qs_client *c);
 int  qs_client_close(lua_State *L);
 
@@ -282,7 +295,7 @@ int  qs_has_nul(lua_State *L, int idx);
 void qs_check_args_table(lua_State *L, int idx, int optional);
 
 /* webhooks.c, document_packs.c */
-void qs_webhooks_open(lua_State *L);
-void qs_document_packs_open(lua_State *L);
+extern const qs_class qs_webhooks_class;
+extern const qs_class qs_packs_class;
 
 #endif

@@ -145,7 +145,7 @@ static void check_subscription(lua_State *L, qs_call *call, wh_args *a, const ch
 {
     static const char *const fields[] = { "entity_key", "callback", NULL };
     lua_settop(L, 2);
-    qs_resource_call(L, call, QS_WEBHOOKS_MT, method);
+    qs_resource_call(L, call, &qs_webhooks_class, method);
     qs_check_args_table(L, 2, 0);
     qs_check_fields(L, 2, method, fields);
     a->entity_key = qs_field_string(L, 2, "entity_key", method, 1);
@@ -177,7 +177,7 @@ static int run_with_key(lua_State *L, const char *method, const char *name, qs_p
     qs_call call;
     wh_args a = { NULL, NULL, NULL, NULL };
     lua_settop(L, 2);
-    qs_resource_call(L, &call, QS_WEBHOOKS_MT, method);
+    qs_resource_call(L, &call, &qs_webhooks_class, method);
     const char *key = qs_check_key(L, 2, name);
     if (strcmp(name, "entity_key") == 0)
         a.entity_key = key;
@@ -212,7 +212,7 @@ static int wh_list(lua_State *L)
     qs_call call;
     wh_args a = { NULL, NULL, NULL, NULL };
     lua_settop(L, 2);
-    qs_resource_call(L, &call, QS_WEBHOOKS_MT, "list");
+    qs_resource_call(L, &call, &qs_webhooks_class, "list");
     qs_check_args_table(L, 2, 1);
     if (lua_istable(L, 2)) {
         qs_check_fields(L, 2, "list", fields);
@@ -229,7 +229,7 @@ static int wh_logs(lua_State *L)
     qs_call call;
     wh_args a = { NULL, NULL, NULL, NULL };
     lua_settop(L, 2);
-    qs_resource_call(L, &call, QS_WEBHOOKS_MT, "logs");
+    qs_resource_call(L, &call, &qs_webhooks_class, "logs");
     qs_check_args_table(L, 2, 0);
     qs_check_fields(L, 2, "logs", fields);
     a.entity_key = qs_field_string(L, 2, "entity_key", "logs", 0);
@@ -240,31 +240,15 @@ static int wh_logs(lua_State *L)
     return qs_run(L, &call, logs_perform);
 }
 
-static int wh_tostring(lua_State *L)
-{
-    lua_pushfstring(L, "quicklysign.webhooks %p", lua_touserdata(L, 1));
-    return 1;
-}
+static const luaL_Reg wh_methods[] = {
+    { "create", wh_create },
+    { "get", wh_get },
+    { "list", wh_list },
+    { "delete", wh_delete },
+    { "delete_by_entity", wh_delete_by_entity },
+    { "logs", wh_logs },
+    { "ensure", wh_ensure },
+    { NULL, NULL }
+};
 
-void qs_webhooks_open(lua_State *L)
-{
-    static const luaL_Reg methods[] = {
-        { "create", wh_create },
-        { "get", wh_get },
-        { "list", wh_list },
-        { "delete", wh_delete },
-        { "delete_by_entity", wh_delete_by_entity },
-        { "logs", wh_logs },
-        { "ensure", wh_ensure },
-        { NULL, NULL }
-    };
-    luaL_newmetatable(L, QS_WEBHOOKS_MT);
-    lua_newtable(L);
-    qs_setfuncs(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, wh_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "locked");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
-}
+const qs_class qs_webhooks_class = { QS_WEBHOOKS_MT, "webhooks", wh_methods, NULL, NULL };

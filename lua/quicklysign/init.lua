@@ -12,6 +12,9 @@ local quicklysign = {
   as_error = core.as_error,
   --- the error vocabulary: { [reason] = kind } for every reason an error of the client can have
   reasons = core.reasons,
+  --- the methods of each class, declared once in the core: { client = {...}, webhooks = {...},
+  -- document_packs = {...} } (names in declaration order)
+  methods = core.methods,
   version = core.version,
   curl_version = core.curl_version,
   --- base URLs by environment name

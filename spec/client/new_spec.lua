@@ -75,6 +75,29 @@ describe("quicklysign.new", function()
 
   it("protects its metatable", function()
     assert.are.equal("locked", getmetatable(new()))
+    assert.are.equal("locked", getmetatable(new().webhooks))
+    assert.are.equal("locked", getmetatable(new().document_packs))
+  end)
+
+  it("declares its methods once: quicklysign.methods, which openresty.client proxies", function()
+    local c = new()
+    assert.are.same({ "create", "get", "list", "delete", "delete_by_entity", "logs", "ensure" },
+      quicklysign.methods.webhooks)
+    assert.are.same({ "get", "download" }, quicklysign.methods.document_packs)
+    assert.are.same({ "close", "download", "last_response", "is_closed" }, quicklysign.methods.client)
+    for class, object in pairs{ client = c, webhooks = c.webhooks, document_packs = c.document_packs } do
+      for _, name in ipairs(quicklysign.methods[class]) do
+        assert.is_function(object[name], class .. "." .. name)
+      end
+    end
+    assert.truthy(tostring(c.webhooks):find("^quicklysign%.webhooks "), tostring(c.webhooks))
+    assert.truthy(tostring(c.document_packs):find("^quicklysign%.document_packs "), tostring(c.document_packs))
+    local proxy = require("quicklysign.openresty").client{ client_id = "id", client_secret = SECRET }
+    for _, class in ipairs{ "webhooks", "document_packs" } do
+      for _, name in ipairs(quicklysign.methods[class]) do
+        assert.is_function(proxy[class][name], "openresty proxy " .. class .. "." .. name)
+      end
+    end
   end)
 end)
 
