@@ -15,21 +15,6 @@
 
 #include "qs.h"
 
-#define QS_DEFAULT_TIMEOUT          30.0
-#define QS_DEFAULT_CONNECT_TIMEOUT  10.0
-#define QS_DEFAULT_DOWNLOAD_TIMEOUT 300.0
-#define QS_DEFAULT_MAX_RETRIES      2
-#define QS_DEFAULT_RETRY_BASE_DELAY 0.25
-#define QS_DEFAULT_MAX_RETRY_DELAY  30.0
-#define QS_DEFAULT_MAX_BODY_SIZE    (8 * 1024 * 1024)
-
-static const char *const option_names[] = {
-    "client_id", "client_secret", "environment", "base_url", "api_key", "access_token",
-    "timeout", "connect_timeout", "download_timeout", "max_retries", "retry_base_delay",
-    "max_retry_delay", "max_body_size", "ca_file", "proxy", "user_agent", "on_warning",
-    "allow_insecure_callbacks", "always_use_http_status_code_200", NULL
-};
-
 static qs_client *to_client(lua_State *L, int idx)
 {
     return (qs_client *)luaL_checkudata(L, idx, QS_CLIENT_MT);
@@ -66,12 +51,7 @@ static void release(qs_client *c)
         curl_easy_cleanup(c->curl);
         c->curl = NULL;
     }
-    qs_str_replace(&c->client_id, NULL);
-    qs_str_replace(&c->client_secret, NULL);
-    qs_str_replace(&c->api_key, NULL);
-    qs_str_replace(&c->access_token, NULL);
-    qs_str_replace(&c->base_url, NULL);
-    qs_str_replace(&c->environment, NULL);
+    qs_options_release(c);
     c->close_pending = 0;
 }
 
@@ -151,158 +131,53 @@ int qs_run(lua_State *L, qs_call *call, qs_perform perform)
     return lua_gettop(L);
 }
 
-/* ---- options ---------------------------------------------------------- */
+/* ---- new -------------------------------------------------------------- */
 
-static int opt_error(lua_State *L, const char *name, const char *expected)
+static int place_error(lua_State *L, const char *what, const char *value)
 {
-    return luaL_error(L, "bad argument #1 to 'new' (option '%s': %s expected, got %s)",
-                      name, expected, luaL_typename(L, -1));
+    return luaL_error(L, "bad argument #1 to 'new' (option %s, got '%s')", what, value);
 }
 
-/* Pushes opts[name]; the value stays on top until the caller pops it. */
-static int get_opt(lua_State *L, const char *name)
+/* Where the API is, from the options read: base_url wins (environment
+   "custom"), else the environment's URL (sandbox by default); without
+   trailing slashes. */
+static void set_place(lua_State *L, qs_client *c)
 {
-    lua_getfield(L, 1, name);
-    return !lua_isnil(L, -1);
-}
-
-/* opts[name] as a non-empty string, else the environment's, else NULL. The
-   value stays pushed until new() returns, and so the string alive: an
-   __index function can return a string that nothing else holds. */
-static const char *opt_string(lua_State *L, const char *name, const char *env)
-{
-    const char *s = NULL;
-    if (get_opt(L, name)) {
-        if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '\0')
-            opt_error(L, name, "non-empty string");
-        s = lua_tostring(L, -1);
-    } else if (env != NULL && (s = getenv(env)) != NULL && s[0] == '\0') {
-        s = NULL;
-    }
-    return s;
-}
-
-static char *opt_dup(lua_State *L, const char *name, const char *env)
-{
-    const char *s = opt_string(L, name, env);
-    char *copy = s != NULL ? strdup(s) : NULL;
-    if (s != NULL && copy == NULL)
-        luaL_error(L, "quicklysign: out of memory");
-    lua_pop(L, 1);   /* copied */
-    return copy;
-}
-
-static double opt_number(lua_State *L, const char *name, double dflt, double min, double max)
-{
-    double v = dflt;
-    if (get_opt(L, name)) {
-        if (lua_type(L, -1) != LUA_TNUMBER)
-            opt_error(L, name, "number");
-        v = lua_tonumber(L, -1);
-        if (!(v >= min && v <= max)) {   /* also refuses NaN */
-            char msg[160];
-            snprintf(msg, sizeof msg, "option '%s' must be between %g and %g, got %g", name, min, max, v);
-            luaL_error(L, "bad argument #1 to 'new' (%s)", msg);
-        }
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static int opt_bool(lua_State *L, const char *name, int dflt)
-{
-    int v = dflt;
-    if (get_opt(L, name)) {
-        if (!lua_isboolean(L, -1))
-            opt_error(L, name, "boolean");
-        v = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static void check_option_names(lua_State *L)
-{
-    lua_pushnil(L);
-    while (lua_next(L, 1) != 0) {
-        int known = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (int i = 0; option_names[i] != NULL && !known; i++)
-                known = strcmp(lua_tostring(L, -2), option_names[i]) == 0;
-        if (!known) {
-            lua_pushvalue(L, -2);
-            luaL_error(L, "bad argument #1 to 'new' (unknown option '%s')",
-                       lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
-        }
-        lua_pop(L, 1);
-    }
-}
-
-static void set_base_url(lua_State *L, qs_client *c)
-{
-    const char *url = opt_string(L, "base_url", NULL);
-    const char *env = opt_string(L, "environment", NULL);
-    if (url == NULL && env == NULL) {
-        url = opt_string(L, "base_url", "QUICKLYSIGN_BASE_URL");
-        if (url == NULL)
-            env = opt_string(L, "environment", "QUICKLYSIGN_ENVIRONMENT");
-    }
-    if (url != NULL) {
-        if (!qs_is_http_url(url) || strpbrk(url, "?# \t\r\n") != NULL)
-            luaL_error(L, "bad argument #1 to 'new' (option 'base_url' must be an http(s) URL "
-                          "without query or fragment, got '%s')", url);
-        env = "custom";
-    } else if (env == NULL || strcmp(env, "sandbox") == 0) {
-        env = "sandbox";
-        url = QS_SANDBOX_URL;
-    } else if (strcmp(env, "production") == 0) {
-        url = QS_PRODUCTION_URL;
+    if (c->base_url != NULL) {
+        if (!qs_is_http_url(c->base_url) || strpbrk(c->base_url, "?# \t\r\n") != NULL)
+            place_error(L, "'base_url' must be an http(s) URL without query or fragment", c->base_url);
+        qs_str_replace(&c->environment, "custom");
     } else {
-        luaL_error(L, "bad argument #1 to 'new' (option 'environment' must be 'sandbox' or "
-                      "'production', got '%s')", env);
+        int production = c->environment != NULL && strcmp(c->environment, "production") == 0;
+        if (c->environment != NULL && !production && strcmp(c->environment, "sandbox") != 0)
+            place_error(L, "'environment' must be 'sandbox' or 'production'", c->environment);
+        qs_str_replace(&c->environment, production ? "production" : "sandbox");
+        qs_str_replace(&c->base_url, production ? QS_PRODUCTION_URL : QS_SANDBOX_URL);
     }
-    qs_str_replace(&c->environment, env);
-    qs_str_replace(&c->base_url, url);
     if (c->base_url == NULL || c->environment == NULL)
         luaL_error(L, "quicklysign: out of memory");
     size_t n = strlen(c->base_url);
+    lua_pushstring(L, c->base_url);   /* as given, for the message */
     while (n > 0 && c->base_url[n - 1] == '/')
         c->base_url[--n] = '\0';
     if (!qs_is_http_url(c->base_url))   /* "http:////" trims down to "http:" */
-        luaL_error(L, "bad argument #1 to 'new' (option 'base_url' must be an http(s) URL "
-                      "with a host, got '%s')", url);
+        place_error(L, "'base_url' must be an http(s) URL with a host", lua_tostring(L, -1));
+    lua_pop(L, 1);
 }
 
-static void set_credentials(lua_State *L, qs_client *c)
+/* The defaults that follow from other options. */
+static void set_derived(lua_State *L, qs_client *c)
 {
-    c->client_id = opt_dup(L, "client_id", "QUICKLYSIGN_CLIENT_ID");
-    if (c->client_id == NULL)
-        luaL_error(L, "bad argument #1 to 'new' (option 'client_id' is required; "
-                      "or set QUICKLYSIGN_CLIENT_ID)");
-    c->client_secret = opt_dup(L, "client_secret", "QUICKLYSIGN_CLIENT_SECRET");
-    if (c->client_secret == NULL)
-        luaL_error(L, "bad argument #1 to 'new' (option 'client_secret' is required; "
-                      "or set QUICKLYSIGN_CLIENT_SECRET)");
-    c->api_key = opt_dup(L, "api_key", "QUICKLYSIGN_API_KEY");
-    c->access_token = opt_dup(L, "access_token", NULL);
-    if (c->access_token != NULL && !qs_header_safe(c->access_token))
-        luaL_error(L, "bad argument #1 to 'new' (option 'access_token' must not contain control characters)");
-}
-
-static void set_limits(lua_State *L, qs_client *c)
-{
-    c->timeout = opt_number(L, "timeout", QS_DEFAULT_TIMEOUT, 0.001, 86400);
-    c->connect_timeout = opt_number(L, "connect_timeout", QS_DEFAULT_CONNECT_TIMEOUT, 0.001, 86400);
-    c->download_timeout = opt_number(L, "download_timeout", QS_DEFAULT_DOWNLOAD_TIMEOUT, 0.001, 86400);
-    c->max_retries = (int)opt_number(L, "max_retries", QS_DEFAULT_MAX_RETRIES, 0, 10);
-    c->retry_base_delay = opt_number(L, "retry_base_delay", QS_DEFAULT_RETRY_BASE_DELAY, 0, 60);
-    c->max_retry_delay = opt_number(L, "max_retry_delay", QS_DEFAULT_MAX_RETRY_DELAY, 0, 3600);
-    c->max_body_size = (size_t)opt_number(L, "max_body_size", QS_DEFAULT_MAX_BODY_SIZE,
-                                          1024, 1024.0 * 1024 * 1024);
-    c->always_200 = opt_bool(L, "always_use_http_status_code_200", 0);
-    /* https callbacks only, unless the API itself is plain http (the emulator). */
-    c->allow_insecure_callbacks = opt_bool(L, "allow_insecure_callbacks",
-                                           strncasecmp(c->base_url, "http://", 7) == 0);
+    if (c->allow_insecure_callbacks < 0)
+        c->allow_insecure_callbacks = strncasecmp(c->base_url, "http://", 7) == 0;
+    if (c->user_agent == NULL) {
+        lua_pushfstring(L, "quicklysign-lua/%s (%s)", QS_VERSION, curl_version());
+        qs_str_replace(&c->user_agent, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (c->user_agent == NULL)
+            luaL_error(L, "quicklysign: out of memory");
+    }
+    c->rng = (unsigned long long)time(NULL) ^ (unsigned long long)(size_t)c ^ 0x9E3779B97F4A7C15ULL;
 }
 
 static void new_resource(lua_State *L, const char *mt, int client_idx, int uv_idx, const char *field)
@@ -326,7 +201,6 @@ int qs_client_new(lua_State *L)
     }
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    check_option_names(L);
 
     qs_client *c = qs_newuserdata(L, sizeof *c);
     memset(c, 0, sizeof *c);
@@ -338,25 +212,15 @@ int qs_client_new(lua_State *L)
     lua_pushvalue(L, uv);
     qs_setuservalue(L, self);
 
-    set_base_url(L, c);
-    set_credentials(L, c);
-    set_limits(L, c);
-    if (get_opt(L, "on_warning") && !lua_isfunction(L, -1))
-        opt_error(L, "on_warning", "function");
-    lua_setfield(L, uv, "on_warning");
-    const char *ca_file = opt_string(L, "ca_file", NULL);
-    const char *proxy = opt_string(L, "proxy", NULL);
-    const char *user_agent = opt_string(L, "user_agent", NULL);
-    if (user_agent == NULL) {
-        lua_pushfstring(L, "quicklysign-lua/%s (%s)", QS_VERSION, curl_version());
-        user_agent = lua_tostring(L, -1);   /* anchored until new() returns */
-    }
-    c->rng = (unsigned long long)time(NULL) ^ (unsigned long long)(size_t)c ^ 0x9E3779B97F4A7C15ULL;
+    qs_options_read(L, c, uv, 1);
+    set_place(L, c);
+    qs_options_read(L, c, uv, 0);
+    set_derived(L, c);
 
     c->curl = curl_easy_init();
     if (c->curl == NULL)
         return luaL_error(L, "quicklysign: curl_easy_init failed");
-    if (!qs_transfer_setup(c, ca_file, proxy, user_agent))
+    if (!qs_transfer_setup(c))
         return luaL_error(L, "quicklysign: libcurl refused an option (is it built with http and https?)");
 
     lua_pushstring(L, c->base_url);

@@ -67,6 +67,8 @@ QS_EXPORT int luaopen_quicklysign_core(lua_State *L)
     lua_setfield(L, -2, "as_error");
     qs_push_reasons(L);
     lua_setfield(L, -2, "reasons");
+    qs_push_options(L);
+    lua_setfield(L, -2, "options");
     lua_pushliteral(L, QS_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, curl_version());

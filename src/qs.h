@@ -95,6 +95,7 @@ typedef struct qs_client {
     char *access_token;         /* given, or minted from api_key */
     char *base_url;             /* without a trailing slash */
     char *environment;          /* "sandbox", "production" or "custom" */
+    char *ca_file, *proxy, *user_agent;   /* handed to libcurl, which copies them */
     double timeout, connect_timeout, download_timeout;
     double retry_base_delay, max_retry_delay;
     int max_retries;
@@ -187,8 +188,7 @@ typedef struct qs_request {
 } qs_request;
 
 /* transfer.c: libcurl only, never a Lua call. */
-int  qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
-                       const char *user_agent);
+int  qs_transfer_setup(qs_client *c);
 void qs_transfer_perform(qs_client *c, qs_transfer *t);
 int  qs_build_headers(qs_client *c, int json_body, int with_token);
 int  qs_header_safe(const char *s);
@@ -286,7 +286,29 @@ void qs_resource_call(lua_State *L, qs_call *call, const qs_class *k, const char
 double qs_deadline(const qs_client *c);
 int  qs_client_close(lua_State *L);
 
+/* options.c: the options of quicklysign.new, declared once. */
+typedef enum qs_opt_type {
+    QS_OPT_STRING, QS_OPT_NUMBER, QS_OPT_INTEGER, QS_OPT_SIZE, QS_OPT_BOOLEAN, QS_OPT_FUNCTION
+} qs_opt_type;
+#define QS_OPT_REQUIRED 1u      /* no default: the caller or the environment gives it */
+#define QS_OPT_PLACE    2u      /* says where the API is (read first; see options.c) */
+#define QS_OPT_HEADER   4u      /* sent as a header value: no control characters */
+typedef struct qs_option {
+    const char *name;
+    qs_opt_type type;
+    const char *env;            /* the environment variable read when the option is absent */
+    unsigned flags;
+    double dflt, min, max;      /* of numbers and booleans */
+    size_t offset;              /* of its field in qs_client */
+} qs_option;
+void qs_options_read(lua_State *L, qs_client *c, int uv, int place);
+void qs_options_release(qs_client *c);
+void qs_push_options(lua_State *L);
+
 /* args.c */
+typedef int (*qs_known_fn)(const void *set, const char *name);
+void qs_check_known(lua_State *L, int idx, const char *fn, const char *what, qs_known_fn known,
+                    const void *set);
 void qs_check_fields(lua_State *L, int idx, const char *method, const char *const *allowed);
 const char *qs_field_string(lua_State *L, int idx, const char *field, const char *method,
                             int required);

@@ -92,8 +92,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-int qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
-                      const char *user_agent)
+/* The options of the client's handle that hold for every exchange. */
+int qs_transfer_setup(qs_client *c)
 {
     CURL *h = c->curl;
     CURLcode rc = CURLE_OK;
@@ -114,11 +114,11 @@ int qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_ACCEPT_ENCODING, "");
-    SET(CURLOPT_USERAGENT, user_agent);
-    if (ca_file != NULL)
-        SET(CURLOPT_CAINFO, ca_file);
-    if (proxy != NULL)
-        SET(CURLOPT_PROXY, proxy);
+    SET(CURLOPT_USERAGENT, c->user_agent);
+    if (c->ca_file != NULL)
+        SET(CURLOPT_CAINFO, c->ca_file);
+    if (c->proxy != NULL)
+        SET(CURLOPT_PROXY, c->proxy);
 #undef SET
     return rc == CURLE_OK;
 }

@@ -15,6 +15,9 @@ local quicklysign = {
   --- the methods of each class, declared once in the core: { client = {...}, webhooks = {...},
   -- document_packs = {...} } (names in declaration order)
   methods = core.methods,
+  --- the options of new, declared once in the core: { [name] = { type =, env =, default =,
+  -- min =, max =, required = } }
+  options = core.options,
   version = core.version,
   curl_version = core.curl_version,
   --- base URLs by environment name
