@@ -40,11 +40,7 @@ static int mint_token(lua_State *L, const qs_request *outer)
     qs_client *c = outer->call->c;
     int top = lua_gettop(L);
     qs_push_url(L, c, QS_PATH_ACCESS_TOKENS, NULL, NULL, 0);
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, c->client_id);
-    lua_setfield(L, -2, "client_id");
-    lua_pushstring(L, c->client_secret);
-    lua_setfield(L, -2, "client_secret");
+    qs_push_credentials(L, c, 1);
     lua_pushstring(L, c->api_key);
     lua_setfield(L, -2, "api_key");
     qs_json_encode(L, -1);
@@ -197,7 +193,6 @@ int qs_attempt(lua_State *L, qs_request *r)
             continue;
         lua_pushinteger(L, attempt + 1);
         lua_setfield(L, -2, "attempts");
-        qs_return_error(L);
-        return qs_keep_top2(L, top);
+        return qs_fail(L, top);
     }
 }

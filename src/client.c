@@ -1,5 +1,6 @@
 /*
- * client.c - the client object: options, lifetime and its own methods.
+ * client.c - the client object: new(), its lifetime, its own methods, and
+ * qs_run, which owns the life of every call made on it.
  *
  * Made the way liolib makes files: the userdata is created first, in a
  * state that close() understands, so that an error raised half-way through
@@ -7,11 +8,9 @@
  * one idempotent function; a closed client refuses every call.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "qs.h"
 
@@ -20,18 +19,13 @@ static qs_client *to_client(lua_State *L, int idx)
     return (qs_client *)luaL_checkudata(L, idx, QS_CLIENT_MT);
 }
 
-qs_client *qs_check_open(lua_State *L, qs_client *c)
+static qs_client *check_open(lua_State *L, qs_client *c)
 {
     if (c->curl == NULL || c->close_pending)
         luaL_error(L, "attempt to use a closed quicklysign client");
     if (c->in_hook)
         luaL_error(L, "attempt to use a quicklysign client from its own on_warning hook");
     return c;
-}
-
-double qs_deadline(const qs_client *c)
-{
-    return qs_now() + c->timeout;
 }
 
 /* Drops what a call may have left behind when an error unwound it: a
@@ -62,7 +56,7 @@ static void release(qs_client *c)
  * scratch, so the release then waits for the call's end (qs_run). The
  * client refuses new calls at once either way.
  */
-int qs_client_close(lua_State *L)
+static int client_close(lua_State *L)
 {
     qs_client *c = to_client(L, 1);
     if (c->in_hook)   /* the call that runs the hook still needs the handle */
@@ -81,7 +75,7 @@ static int client_gc(lua_State *L)
 {
     qs_client *c = to_client(L, 1);
     c->busy = c->in_hook = 0;
-    return qs_client_close(L);
+    return client_close(L);
 }
 
 /*
@@ -109,7 +103,7 @@ static int run_protected(lua_State *L)
 
 int qs_run(lua_State *L, qs_call *call, qs_perform perform)
 {
-    qs_client *c = qs_check_open(L, call->c);
+    qs_client *c = check_open(L, call->c);
     if (c->busy)
         return luaL_error(L, "attempt to use a quicklysign client while a call on it is under way");
     run_frame f = { call, perform };
@@ -119,7 +113,7 @@ int qs_run(lua_State *L, qs_call *call, qs_perform perform)
     lua_insert(L, 1);
     lua_pushlightuserdata(L, &f);
     lua_insert(L, 2);
-    call->deadline = qs_deadline(c);
+    call->deadline = qs_now() + c->timeout;
     c->busy = 1;
     int rc = lua_pcall(L, n + 1, LUA_MULTRET, 0);
     c->busy = c->in_hook = 0;
@@ -248,7 +242,7 @@ static int download_perform(lua_State *L, qs_call *call)
 /* client:download(url, path) --> bytes */
 static int client_download(lua_State *L)
 {
-    qs_call call = { qs_check_open(L, to_client(L, 1)), 1, 0, NULL };
+    qs_call call = { check_open(L, to_client(L, 1)), 1, 0, NULL };
     download_args a;
     a.url = luaL_checkstring(L, 2);
     a.path = luaL_checkstring(L, 3);
@@ -267,7 +261,7 @@ static int client_download(lua_State *L)
 
 static int client_last_response(lua_State *L)
 {
-    qs_check_open(L, to_client(L, 1));
+    check_open(L, to_client(L, 1));
     qs_getuservalue(L, 1);
     lua_getfield(L, -1, "last_response");
     return 1;
@@ -320,14 +314,14 @@ void qs_resource_call(lua_State *L, qs_call *call, const qs_class *k, const char
     qs_getuservalue(L, 1);
     lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);
-    call->c = qs_check_open(L, to_client(L, -1));
+    call->c = check_open(L, to_client(L, -1));
     call->client_idx = lua_gettop(L);
     call->deadline = 0;
     call->args = NULL;
 }
 
 static const luaL_Reg client_methods[] = {
-    { "close", qs_client_close },
+    { "close", client_close },
     { "download", client_download },
     { "last_response", client_last_response },
     { "is_closed", client_is_closed },
@@ -336,7 +330,7 @@ static const luaL_Reg client_methods[] = {
 
 static const luaL_Reg client_meta[] = {
     { "__gc", client_gc },
-    { "__close", qs_client_close },
+    { "__close", client_close },
     { "__tostring", client_tostring },
     { NULL, NULL }
 };

@@ -104,18 +104,11 @@ int qs_raise_error(lua_State *L, qs_client *c, qs_reason reason, const char *mes
     return lua_error(L);
 }
 
-/* With the error on top: leaves nil, err and returns 2. */
-int qs_return_error(lua_State *L)
-{
-    lua_pushnil(L);
-    lua_insert(L, -2);
-    return 2;
-}
-
 /* With the error on top: leaves nil, err at base + 1 and base + 2 and returns 2. */
 int qs_fail(lua_State *L, int base)
 {
-    qs_return_error(L);
+    lua_pushnil(L);
+    lua_insert(L, -2);
     return qs_keep_top2(L, base);
 }
 

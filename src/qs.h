@@ -1,23 +1,27 @@
 /*
  * qs.h - what the C files of quicklysign.core share: the client object, a
  * call, a request and one HTTP exchange, and the functions each file offers
- * the others.
+ * the others, declared below from the bottom layer up.
  *
- * Layering (each file calls only the ones below it):
- *   core.c                       luaopen_quicklysign_core
+ * Layering (each file calls only the ones on lines below its own):
+ *   core.c                       luaopen_quicklysign_core: the module
  *   webhooks.c document_packs.c  the resource methods: arguments, then qs_run
- *   client.c                     the client userdata; qs_run owns a call's life
- *   api.c download.c             what a call makes of its requests: a data
- *                                field, every page of a list; a file sink
- *                                with its redirect policy
+ *   client.c                     the client userdata, new(), close; qs_run
+ *                                owns a call's life
+ *   api.c download.c             what calls make of their requests: a data
+ *                                field, every page of a list; a download's
+ *                                file sink and its redirect policy
  *   attempt.c                    the one attempt loop: token, headers,
  *                                exchange, classify, retry
- *   envelope.c                   an answer's body -> a value or an error
- *   fs.c                         temp files, folders, file names, I/O errors
- *   json.c error.c redact.c      Lua-side helpers: cjson, the error vocabulary
- *   url.c args.c class.c         and objects, redaction, URLs, argument checks,
- *                                the class helper
- *   transfer.c retry.c buffer.c  libcurl, timing, bytes; these never touch Lua
+ *   envelope.c fs.c              an answer's body into a value or an error;
+ *                                temp files, folders, file names, I/O errors
+ *   options.c class.c            the option table; the class helper
+ *   error.c                      the error vocabulary and objects
+ *   json.c redact.c url.c args.c cjson, redaction, URLs, argument checks
+ *   transfer.c                   one libcurl exchange and its headers
+ *   retry.c buffer.c             retry policy and timing; bytes
+ * Nothing from transfer.c down calls Lua: a Lua error never unwinds
+ * through a libcurl frame.
  */
 #ifndef QS_H
 #define QS_H
@@ -187,12 +191,6 @@ typedef struct qs_request {
     long http_status;
 } qs_request;
 
-/* transfer.c: libcurl only, never a Lua call. */
-int  qs_transfer_setup(qs_client *c);
-void qs_transfer_perform(qs_client *c, qs_transfer *t);
-int  qs_build_headers(qs_client *c, int json_body, int with_token);
-int  qs_header_safe(const char *s);
-
 /* buffer.c: bytes, never a Lua or libcurl call. */
 void qs_buffer_reset(qs_buffer *b, size_t limit);
 int  qs_buffer_append(qs_buffer *b, const char *p, size_t n);
@@ -208,13 +206,19 @@ int    qs_curl_retryable(CURLcode code);
 double qs_backoff(qs_client *c, int attempt, double retry_after);
 int    qs_retry_wait(qs_client *c, int *attempt, double retry_after, double deadline);
 
+/* transfer.c: libcurl only, never a Lua call. */
+int  qs_transfer_setup(qs_client *c);
+void qs_transfer_perform(qs_client *c, qs_transfer *t);
+int  qs_build_headers(qs_client *c, int json_body, int with_token);
+int  qs_header_safe(const char *s);
+
 /* url.c */
 void qs_push_url(lua_State *L, qs_client *c, const char *path, const char *key,
                  const char **query, int with_credentials);
-void qs_push_escaped(lua_State *L, const char *s, size_t len);
 int  qs_same_origin(const char *a, const char *b);
 int  qs_is_http_url(const char *s);
 void qs_push_with_credentials(lua_State *L, qs_client *c, const char *url);
+void qs_push_credentials(lua_State *L, qs_client *c, int more);
 
 /* json.c */
 void qs_json_init(lua_State *L);
@@ -224,6 +228,17 @@ int  qs_json_decode(lua_State *L, const char *s, size_t len);
 /* redact.c */
 void qs_push_redacted(lua_State *L, qs_client *c, const char *s);
 void qs_push_redacted_copy(lua_State *L, qs_client *c, int idx, int depth);
+
+/* args.c */
+typedef int (*qs_known_fn)(const void *set, const char *name);
+void qs_check_known(lua_State *L, int idx, const char *fn, const char *what, qs_known_fn known,
+                    const void *set);
+void qs_check_fields(lua_State *L, int idx, const char *method, const char *const *allowed);
+const char *qs_field_string(lua_State *L, int idx, const char *field, const char *method,
+                            int required);
+const char *qs_check_key(lua_State *L, int idx, const char *name);
+int  qs_has_nul(lua_State *L, int idx);
+void qs_check_args_table(lua_State *L, int idx, int optional);
 
 /* error.c */
 void qs_error_init(lua_State *L);
@@ -235,9 +250,38 @@ void qs_error_set_string(lua_State *L, qs_client *c, const char *field, const ch
 int  qs_raise_error(lua_State *L, qs_client *c, qs_reason reason, const char *message);
 int  qs_is_error(lua_State *L, int idx);
 void qs_push_reasons(lua_State *L);
-int  qs_return_error(lua_State *L);
 int  qs_fail(lua_State *L, int base);
 int  qs_keep_top2(lua_State *L, int base);
+
+/* class.c: each class of the module declared once. */
+typedef struct qs_class {
+    const char *name;           /* the registry's name of its metatable, and __name */
+    const char *field;          /* its key in the module's `methods` */
+    const luaL_Reg *methods;    /* what __index finds */
+    const luaL_Reg *meta;       /* metamethods (__gc, __close, __tostring), or NULL */
+    lua_CFunction index;        /* an __index closure over the methods, or NULL */
+} qs_class;
+void  qs_class_open(lua_State *L, const qs_class *k, int methods_idx);
+void *qs_class_check(lua_State *L, int idx, const qs_class *k, const char *method);
+
+/* options.c: the options of quicklysign.new, declared once. */
+typedef enum qs_opt_type {
+    QS_OPT_STRING, QS_OPT_NUMBER, QS_OPT_INTEGER, QS_OPT_SIZE, QS_OPT_BOOLEAN, QS_OPT_FUNCTION
+} qs_opt_type;
+#define QS_OPT_REQUIRED 1u      /* no default: the caller or the environment gives it */
+#define QS_OPT_PLACE    2u      /* says where the API is (read first; see options.c) */
+#define QS_OPT_HEADER   4u      /* sent as a header value: no control characters */
+typedef struct qs_option {
+    const char *name;
+    qs_opt_type type;
+    const char *env;            /* the environment variable read when the option is absent */
+    unsigned flags;
+    double dflt, min, max;      /* of numbers and booleans */
+    size_t offset;              /* of its field in qs_client */
+} qs_option;
+void qs_options_read(lua_State *L, qs_client *c, int uv, int place);
+void qs_options_release(qs_client *c);
+void qs_push_options(lua_State *L);
 
 /* envelope.c */
 const char *qs_string_field(lua_State *L, int idx, const char *name);
@@ -266,55 +310,11 @@ int  qs_api_list(lua_State *L, qs_request *r, const char *path, const char **que
 int  qs_download(lua_State *L, const qs_call *call, const char *url, const char *path,
                  double deadline);
 
-/* class.c: each class of the module declared once. */
-typedef struct qs_class {
-    const char *name;           /* the registry's name of its metatable, and __name */
-    const char *field;          /* its key in the module's `methods` */
-    const luaL_Reg *methods;    /* what __index finds */
-    const luaL_Reg *meta;       /* metamethods (__gc, __close, __tostring), or NULL */
-    lua_CFunction index;        /* an __index closure over the methods, or NULL */
-} qs_class;
-void  qs_class_open(lua_State *L, const qs_class *k, int methods_idx);
-void *qs_class_check(lua_State *L, int idx, const qs_class *k, const char *method);
-
 /* client.c */
 extern const qs_class qs_client_class;
 int  qs_client_new(lua_State *L);
-qs_client *qs_check_open(lua_State *L, qs_client *c);
 int  qs_run(lua_State *L, qs_call *call, qs_perform perform);
 void qs_resource_call(lua_State *L, qs_call *call, const qs_class *k, const char *method);
-double qs_deadline(const qs_client *c);
-int  qs_client_close(lua_State *L);
-
-/* options.c: the options of quicklysign.new, declared once. */
-typedef enum qs_opt_type {
-    QS_OPT_STRING, QS_OPT_NUMBER, QS_OPT_INTEGER, QS_OPT_SIZE, QS_OPT_BOOLEAN, QS_OPT_FUNCTION
-} qs_opt_type;
-#define QS_OPT_REQUIRED 1u      /* no default: the caller or the environment gives it */
-#define QS_OPT_PLACE    2u      /* says where the API is (read first; see options.c) */
-#define QS_OPT_HEADER   4u      /* sent as a header value: no control characters */
-typedef struct qs_option {
-    const char *name;
-    qs_opt_type type;
-    const char *env;            /* the environment variable read when the option is absent */
-    unsigned flags;
-    double dflt, min, max;      /* of numbers and booleans */
-    size_t offset;              /* of its field in qs_client */
-} qs_option;
-void qs_options_read(lua_State *L, qs_client *c, int uv, int place);
-void qs_options_release(qs_client *c);
-void qs_push_options(lua_State *L);
-
-/* args.c */
-typedef int (*qs_known_fn)(const void *set, const char *name);
-void qs_check_known(lua_State *L, int idx, const char *fn, const char *what, qs_known_fn known,
-                    const void *set);
-void qs_check_fields(lua_State *L, int idx, const char *method, const char *const *allowed);
-const char *qs_field_string(lua_State *L, int idx, const char *field, const char *method,
-                            int required);
-const char *qs_check_key(lua_State *L, int idx, const char *name);
-int  qs_has_nul(lua_State *L, int idx);
-void qs_check_args_table(lua_State *L, int idx, int optional);
 
 /* webhooks.c, document_packs.c */
 extern const qs_class qs_webhooks_class;

@@ -30,11 +30,7 @@ static int do_create(lua_State *L, const qs_call *call, const char *entity_key, 
     qs_client *c = call->c;
     int base = lua_gettop(L);
     qs_push_url(L, c, QS_PATH_WEBHOOKS, NULL, NULL, 0);
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, c->client_id);
-    lua_setfield(L, -2, "client_id");
-    lua_pushstring(L, c->client_secret);
-    lua_setfield(L, -2, "client_secret");
+    qs_push_credentials(L, c, 1);
     lua_createtable(L, 0, 2);
     lua_pushstring(L, entity_key);
     lua_setfield(L, -2, "entity_key");
