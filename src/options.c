@@ -16,7 +16,7 @@
 #define QS_UNSET (-1.0)   /* a boolean's default that client.c derives */
 #define KIB 1024.0
 #define AT(field) offsetof(qs_client, field)
-#define NOWHERE ((size_t)-1)   /* kept in the client's uservalue, under its name */
+#define NOWHERE 0   /* a function: kept in the client's uservalue, under its name */
 
 static const qs_option options[] = {
     /* where the API is: an environment variable counts only when the caller gives neither */
@@ -50,6 +50,12 @@ static const char *const type_names[] = {
     [QS_OPT_STRING] = "string", [QS_OPT_NUMBER] = "number", [QS_OPT_INTEGER] = "integer",
     [QS_OPT_SIZE] = "integer", [QS_OPT_BOOLEAN] = "boolean", [QS_OPT_FUNCTION] = "function",
 };
+
+/* The field of c that option o's value goes to (not for a function). */
+static void *slot(qs_client *c, const qs_option *o)
+{
+    return (char *)c + o->offset;
+}
 
 static int known_option(const void *set, const char *name)
 {
@@ -96,9 +102,9 @@ static void store_string(lua_State *L, qs_client *c, const qs_option *o, int use
         luaL_error(L, "bad argument #1 to 'new' (option '%s' is required; or set %s)", o->name, o->env);
     if (s != NULL && (o->flags & QS_OPT_HEADER) && !qs_header_safe(s))
         luaL_error(L, "bad argument #1 to 'new' (option '%s' must not contain control characters)", o->name);
-    char **slot = (char **)((char *)c + o->offset);
-    qs_str_replace(slot, s);
-    if (s != NULL && *slot == NULL)
+    char **field = slot(c, o);
+    qs_str_replace(field, s);
+    if (s != NULL && *field == NULL)
         luaL_error(L, "quicklysign: out of memory");
 }
 
@@ -122,25 +128,24 @@ static double read_number(lua_State *L, const qs_option *o)
    uservalue at uv). */
 static void read_option(lua_State *L, qs_client *c, int uv, const qs_option *o, int use_env)
 {
-    char *at = (char *)c + o->offset;
     lua_getfield(L, 1, o->name);
     switch (o->type) {
     case QS_OPT_STRING:
         store_string(L, c, o, use_env);
         break;
     case QS_OPT_NUMBER:
-        *(double *)(void *)at = read_number(L, o);
+        *(double *)slot(c, o) = read_number(L, o);
         break;
     case QS_OPT_INTEGER:
-        *(int *)(void *)at = (int)read_number(L, o);
+        *(int *)slot(c, o) = (int)read_number(L, o);
         break;
     case QS_OPT_SIZE:
-        *(size_t *)(void *)at = (size_t)read_number(L, o);
+        *(size_t *)slot(c, o) = (size_t)read_number(L, o);
         break;
     case QS_OPT_BOOLEAN:
         if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
             type_error(L, o, "boolean");
-        *(int *)(void *)at = lua_isnil(L, -1) ? (int)o->dflt : lua_toboolean(L, -1);
+        *(int *)slot(c, o) = lua_isnil(L, -1) ? (int)o->dflt : lua_toboolean(L, -1);
         break;
     case QS_OPT_FUNCTION:
         if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
@@ -175,7 +180,7 @@ void qs_options_release(qs_client *c)
 {
     for (const qs_option *o = options; o->name != NULL; o++)
         if (o->type == QS_OPT_STRING)
-            qs_str_replace((char **)((char *)c + o->offset), NULL);
+            qs_str_replace(slot(c, o), NULL);
 }
 
 static void push_number(lua_State *L, double v)

@@ -277,7 +277,7 @@ typedef struct qs_option {
     const char *env;            /* the environment variable read when the option is absent */
     unsigned flags;
     double dflt, min, max;      /* of numbers and booleans */
-    size_t offset;              /* of its field in qs_client */
+    size_t offset;              /* of its field in qs_client (a function's goes to the uservalue) */
 } qs_option;
 void qs_options_read(lua_State *L, qs_client *c, int uv, int place);
 void qs_options_release(qs_client *c);
