@@ -10,8 +10,10 @@
  * the JSON-escaped forms being what a JSON string needs.
  *
  * Checks: the function returns 1 (a value on top) or 0 (an error table on
- * top, with a string kind); no secret reaches any string in the error (its
- * tostring included), in last_response or in what on_warning receives.
+ * top, whose reason is one of the vocabulary's, with that reason's kind,
+ * and which names the request's method and url); no secret reaches any
+ * string in the error (its tostring included), in last_response or in what
+ * on_warning receives.
  */
 #include "common.h"
 
@@ -89,9 +91,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(lua_gettop(L) > before, "nothing pushed");
     if (!ok) {
         FUZZ_CHECK(lua_istable(L, -1), "error is a %s", luaL_typename(L, -1));
-        lua_getfield(L, -1, "kind");
+        int err = lua_gettop(L);
+        lua_getfield(L, err, "kind");
         FUZZ_CHECK(lua_type(L, -1) == LUA_TSTRING, "error without a kind");
-        lua_pop(L, 1);
+        lua_getfield(L, err, "reason");
+        FUZZ_CHECK(lua_type(L, -1) == LUA_TSTRING, "error without a reason");
+        qs_push_reasons(L);
+        lua_getfield(L, -1, lua_tostring(L, -2));
+        FUZZ_CHECK(lua_rawequal(L, -1, -4), "reason %s is not one of kind %s", lua_tostring(L, -3),
+                   lua_tostring(L, -4));
+        lua_getfield(L, err, "method");
+        lua_getfield(L, err, "url");
+        FUZZ_CHECK(lua_type(L, -1) == LUA_TSTRING && lua_type(L, -2) == LUA_TSTRING, "error without its request");
+        lua_settop(L, err);
         assert_clean(L, lua_gettop(L), 0, "error");
         luaL_tolstring(L, -1, NULL);
         assert_clean(L, lua_gettop(L), 0, "tostring(err)");
