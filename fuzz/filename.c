@@ -1,5 +1,5 @@
 /*
- * filename.c - push_file_name (document_packs.c): document names, which the
+ * filename.c - qs_push_file_name (fs.c): document names, which the
  * server (or whoever named the documents) controls, made into file names in
  * the download folder.
  *
@@ -12,10 +12,11 @@
  * cannot leave the folder); at most QS_NAME_MAX bytes before "-N.pdf"; and
  * no two names of one folder equal, ignoring case.
  */
-#include <ctype.h>
-
-#include "../src/document_packs.c"
+/* fs.c first: it sets the POSIX level that its system headers need */
+#include "../src/fs.c"
 #include "common.h"
+
+#include <ctype.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < 256 && size > 0; i++) {
         char *name = fuzz_line(&data, &size);
         char *key = fuzz_line(&data, &size);
-        push_file_name(L, name, key[0] != '\0' ? key : name, used);
+        qs_push_file_name(L, name, key[0] != '\0' ? key : name, used);
         FUZZ_CHECK(lua_gettop(L) == seen + 1, "stack: %d", lua_gettop(L) - seen);
         size_t len;
         const char *file = lua_tolstring(L, -1, &len);

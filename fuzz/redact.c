@@ -1,5 +1,5 @@
 /*
- * redact.c - qs_push_redacted (error.c): the query redactor and the secret
+ * redact.c - qs_push_redacted (src/redact.c): the query redactor and the secret
  * scrubber, with three secrets taken from the input.
  *
  * Input: three length bytes, the three secrets (client_secret, api_key,
@@ -12,7 +12,7 @@
  * case) or JSON-escaped. Secrets are drawn from a set without the letters
  * of "[REDACTED]", which the redactor itself writes.
  */
-#include "../src/error.c"
+#include "../src/redact.c"
 #include "common.h"
 
 static const char charset[] =

@@ -1,5 +1,5 @@
 /*
- * response.c - qs_read_response (api.c): an answer, as the server chooses
+ * response.c - qs_envelope_read (envelope.c): an answer, as the server chooses
  * it, turned into data or an error - the envelope's status over HTTP's,
  * error lists, snippets of non-JSON bodies, last_response and on_warning -
  * with the client's secrets in play.
@@ -10,8 +10,10 @@
  * the JSON-escaped forms being what a JSON string needs.
  *
  * Checks: the function returns 1 (a value on top) or 0 (an error table on
- * top, with a string kind); no secret reaches any string in the error (its
- * tostring included), in last_response or in what on_warning receives.
+ * top, whose reason is one of the vocabulary's, with that reason's kind,
+ * and which names the request's method and url); no secret reaches any
+ * string in the error (its tostring included), in last_response or in what
+ * on_warning receives.
  */
 #include "common.h"
 
@@ -76,19 +78,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c->body.len = n;
     c->body.cap = size * 70 + 1;
 
-    qs_call call = { "GET", QS_AUTH_QUERY, QS_RETRY_SAFE, 0, ci, (int)(flags & 1) };
+    qs_call call = { c, ci, 0, NULL };
+    lua_pushliteral(L, "http://127.0.0.1:8089/v1/webhooks?client_id=id&client_secret=s3cr%2Bt");
+    qs_request r;
+    qs_request_init(&r, &call, "GET", QS_AUTH_QUERY, lua_gettop(L));
+    r.envelope = (int)(flags & 1);
     qs_transfer t;
     memset(&t, 0, sizeof t);
     t.status = status;
     int before = lua_gettop(L);
-    int ok = qs_read_response(L, c, &call, &t,
-                              "http://127.0.0.1:8089/v1/webhooks?client_id=id&client_secret=s3cr%2Bt");
+    int ok = qs_envelope_read(L, &r, &t);
     FUZZ_CHECK(lua_gettop(L) > before, "nothing pushed");
     if (!ok) {
         FUZZ_CHECK(lua_istable(L, -1), "error is a %s", luaL_typename(L, -1));
-        lua_getfield(L, -1, "kind");
+        int err = lua_gettop(L);
+        lua_getfield(L, err, "kind");
         FUZZ_CHECK(lua_type(L, -1) == LUA_TSTRING, "error without a kind");
-        lua_pop(L, 1);
+        lua_getfield(L, err, "reason");
+        FUZZ_CHECK(lua_type(L, -1) == LUA_TSTRING, "error without a reason");
+        qs_push_reasons(L);
+        lua_getfield(L, -1, lua_tostring(L, -2));
+        FUZZ_CHECK(lua_rawequal(L, -1, -4), "reason %s is not one of kind %s", lua_tostring(L, -3),
+                   lua_tostring(L, -4));
+        lua_getfield(L, err, "method");
+        lua_getfield(L, err, "url");
+        FUZZ_CHECK(lua_type(L, -1) == LUA_TSTRING && lua_type(L, -2) == LUA_TSTRING, "error without its request");
+        lua_settop(L, err);
         assert_clean(L, lua_gettop(L), 0, "error");
         luaL_tolstring(L, -1, NULL);
         assert_clean(L, lua_gettop(L), 0, "tostring(err)");

@@ -6,22 +6,34 @@
 
 #include "qs.h"
 
-/* Raises on a field of args[idx] that the method does not know (a typo). */
-void qs_check_fields(lua_State *L, int idx, const char *method, const char *const *allowed)
+/* Raises on a key of the table at idx that known(set, key) does not know
+   (a typo): "bad argument #1 to 'fn' (unknown <what> 'key')". */
+void qs_check_known(lua_State *L, int idx, const char *fn, const char *what, qs_known_fn known,
+                    const void *set)
 {
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
-        int known = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (int i = 0; allowed[i] != NULL && !known; i++)
-                known = strcmp(lua_tostring(L, -2), allowed[i]) == 0;
-        if (!known) {
+        if (lua_type(L, -2) != LUA_TSTRING || !known(set, lua_tostring(L, -2))) {
             lua_pushvalue(L, -2);
-            luaL_error(L, "bad argument #1 to '%s' (unknown field '%s')", method,
+            luaL_error(L, "bad argument #1 to '%s' (unknown %s '%s')", fn, what,
                        lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
         }
         lua_pop(L, 1);
     }
+}
+
+static int in_list(const void *set, const char *name)
+{
+    for (const char *const *p = set; *p != NULL; p++)
+        if (strcmp(*p, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Raises on a field of args[idx] that the method does not know. */
+void qs_check_fields(lua_State *L, int idx, const char *method, const char *const *allowed)
+{
+    qs_check_known(L, idx, method, "field", in_list, allowed);
 }
 
 /*

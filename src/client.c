@@ -1,5 +1,6 @@
 /*
- * client.c - the client object: options, lifetime and its own methods.
+ * client.c - the client object: new(), its lifetime, its own methods, and
+ * qs_run, which owns the life of every call made on it.
  *
  * Made the way liolib makes files: the userdata is created first, in a
  * state that close() understands, so that an error raised half-way through
@@ -7,49 +8,18 @@
  * one idempotent function; a closed client refuses every call.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "qs.h"
-
-#define QS_DEFAULT_TIMEOUT          30.0
-#define QS_DEFAULT_CONNECT_TIMEOUT  10.0
-#define QS_DEFAULT_DOWNLOAD_TIMEOUT 300.0
-#define QS_DEFAULT_MAX_RETRIES      2
-#define QS_DEFAULT_RETRY_BASE_DELAY 0.25
-#define QS_DEFAULT_MAX_RETRY_DELAY  30.0
-#define QS_DEFAULT_MAX_BODY_SIZE    (8 * 1024 * 1024)
-
-static const char *const option_names[] = {
-    "client_id", "client_secret", "environment", "base_url", "api_key", "access_token",
-    "timeout", "connect_timeout", "download_timeout", "max_retries", "retry_base_delay",
-    "max_retry_delay", "max_body_size", "ca_file", "proxy", "user_agent", "on_warning",
-    "allow_insecure_callbacks", "always_use_http_status_code_200", NULL
-};
-
-/* Frees a string slot, wiping it first: secrets must not linger in freed memory. */
-void qs_str_replace(char **slot, const char *value)
-{
-    if (*slot != NULL) {
-        volatile char *p = *slot;
-        while (*p)
-            *p++ = '\0';
-        free(*slot);
-        *slot = NULL;
-    }
-    if (value != NULL)
-        *slot = strdup(value);
-}
 
 static qs_client *to_client(lua_State *L, int idx)
 {
     return (qs_client *)luaL_checkudata(L, idx, QS_CLIENT_MT);
 }
 
-qs_client *qs_check_open(lua_State *L, qs_client *c)
+static qs_client *check_open(lua_State *L, qs_client *c)
 {
     if (c->curl == NULL || c->close_pending)
         luaL_error(L, "attempt to use a closed quicklysign client");
@@ -58,15 +28,11 @@ qs_client *qs_check_open(lua_State *L, qs_client *c)
     return c;
 }
 
-double qs_deadline(const qs_client *c)
-{
-    return qs_now() + c->timeout;
-}
-
-/* Drops what an interrupted call may have left: a half-written download. */
+/* Drops what a call may have left behind when an error unwound it: a
+   half-written download, the headers. */
 static void release_scratch(qs_client *c)
 {
-    qs_discard_temp(c);
+    qs_temp_discard(&c->temp);
     curl_slist_free_all(c->headers);
     c->headers = NULL;
 }
@@ -79,12 +45,7 @@ static void release(qs_client *c)
         curl_easy_cleanup(c->curl);
         c->curl = NULL;
     }
-    qs_str_replace(&c->client_id, NULL);
-    qs_str_replace(&c->client_secret, NULL);
-    qs_str_replace(&c->api_key, NULL);
-    qs_str_replace(&c->access_token, NULL);
-    qs_str_replace(&c->base_url, NULL);
-    qs_str_replace(&c->environment, NULL);
+    qs_options_release(c);
     c->close_pending = 0;
 }
 
@@ -92,10 +53,10 @@ static void release(qs_client *c)
  * close() and __close. Lua code can run in the middle of a call - an
  * argument's __index, or any object's finalizer at any allocation - and
  * close the client there: the call still uses its handle, strings and
- * scratch, so the release then waits for the call's end (qs_end). The
+ * scratch, so the release then waits for the call's end (qs_run). The
  * client refuses new calls at once either way.
  */
-int qs_client_close(lua_State *L)
+static int client_close(lua_State *L)
 {
     qs_client *c = to_client(L, 1);
     if (c->in_hook)   /* the call that runs the hook still needs the handle */
@@ -114,229 +75,103 @@ static int client_gc(lua_State *L)
 {
     qs_client *c = to_client(L, 1);
     c->busy = c->in_hook = 0;
-    return qs_client_close(L);
+    return client_close(L);
 }
 
 /*
- * A call begins once its arguments are checked (which can run Lua code that
- * closes the client): the client must still be open, and not in another
- * call - one that a finalizer would interleave with its own.
+ * qs_run owns a call's whole life. The method has checked its arguments
+ * (which can run Lua code, and so close the client: an argument's __index),
+ * so that a bad argument still names the method. Then the client must be
+ * open and not in another call - one that Lua code run in the middle of it
+ * (an object's finalizer) would interleave with its own. perform runs under
+ * lua_pcall, so that whatever ends it - a return, a Lua error, an interrupt,
+ * out of memory - the call is over when lua_pcall returns: the busy mark is
+ * cleared and a close() that came during the call is carried out, then the
+ * error, if any, goes on to the caller. No file below this one ends a call.
  */
-static int stack_depth(lua_State *L)
+typedef struct run_frame {
+    qs_call *call;
+    qs_perform perform;
+} run_frame;
+
+static int run_protected(lua_State *L)
 {
-    lua_Debug ar;
-    int n = 0;
-    while (lua_getstack(L, n, &ar))
-        n++;
-    return n;
+    run_frame *f = lua_touserdata(L, 1);
+    lua_remove(L, 1);   /* perform sees the method's own stack */
+    return f->perform(L, f->call);
 }
 
-/*
- * A call that an error unwound (out of memory, an interrupt) never reached
- * qs_end. A call nested in a running one (from a finalizer) always runs
- * deeper in the same Lua thread; anything else means the marked call is
- * gone, and the client is free again.
- */
-void qs_begin(lua_State *L, qs_client *c)
+int qs_run(lua_State *L, qs_call *call, qs_perform perform)
 {
-    qs_check_open(L, c);
-    int depth = stack_depth(L);
-    if (c->busy && c->busy_L == L && depth > c->busy_depth)
-        luaL_error(L, "attempt to use a quicklysign client while a call on it is under way");
+    qs_client *c = check_open(L, call->c);
+    if (c->busy)
+        return luaL_error(L, "attempt to use a quicklysign client while a call on it is under way");
+    run_frame f = { call, perform };
+    int n = lua_gettop(L);
+    luaL_checkstack(L, 2, NULL);
+    lua_pushcfunction(L, run_protected);
+    lua_insert(L, 1);
+    lua_pushlightuserdata(L, &f);
+    lua_insert(L, 2);
+    call->deadline = qs_now() + c->timeout;
     c->busy = 1;
-    c->busy_L = L;
-    c->busy_depth = depth;
-}
-
-/* The call is over (returning, or about to raise an error of its own). */
-void qs_end(qs_client *c)
-{
-    c->busy = 0;
+    int rc = lua_pcall(L, n + 1, LUA_MULTRET, 0);
+    c->busy = c->in_hook = 0;
+    release_scratch(c);
     if (c->close_pending)
         release(c);
+    if (rc != 0)
+        return lua_error(L);
+    return lua_gettop(L);
 }
 
-/* The client of self: the client itself, or the one behind client.webhooks
-   and client.document_packs; NULL when self is neither (impl raises). */
-static qs_client *self_client(lua_State *L)
+/* ---- new -------------------------------------------------------------- */
+
+static int place_error(lua_State *L, const char *what, const char *value)
 {
-    qs_client *c = qs_testudata(L, 1, QS_CLIENT_MT);
-    if (c == NULL && (qs_testudata(L, 1, QS_WEBHOOKS_MT) != NULL ||
-                      qs_testudata(L, 1, QS_PACKS_MT) != NULL)) {
-        qs_getuservalue(L, 1);
-        lua_rawgeti(L, -1, 1);
-        c = qs_testudata(L, -1, QS_CLIENT_MT);
-        lua_pop(L, 2);
-    }
-    return c;
+    return luaL_error(L, "bad argument #1 to 'new' (option %s, got '%s')", what, value);
 }
 
-/* Runs a method (called directly, so that argument errors still name it)
-   and ends the call it began. self, at index 1, keeps the client alive. */
-int qs_guard(lua_State *L, lua_CFunction impl)
+/* Where the API is, from the options read: base_url wins (environment
+   "custom"), else the environment's URL (sandbox by default); without
+   trailing slashes. */
+static void set_place(lua_State *L, qs_client *c)
 {
-    qs_client *c = self_client(L);
-    int n = impl(L);
-    /* End the call only if it is this one (impl is a plain C call: qs_begin
-       saw this same depth); a method run from a finalizer in the middle of
-       another call leaves that call alone. */
-    if (c != NULL && c->busy && c->busy_L == L && c->busy_depth == stack_depth(L))
-        qs_end(c);
-    return n;
-}
-
-/* ---- options ---------------------------------------------------------- */
-
-static int opt_error(lua_State *L, const char *name, const char *expected)
-{
-    return luaL_error(L, "bad argument #1 to 'new' (option '%s': %s expected, got %s)",
-                      name, expected, luaL_typename(L, -1));
-}
-
-/* Pushes opts[name]; the value stays on top until the caller pops it. */
-static int get_opt(lua_State *L, const char *name)
-{
-    lua_getfield(L, 1, name);
-    return !lua_isnil(L, -1);
-}
-
-/* opts[name] as a non-empty string, else the environment's, else NULL. The
-   value stays pushed until new() returns, and so the string alive: an
-   __index function can return a string that nothing else holds. */
-static const char *opt_string(lua_State *L, const char *name, const char *env)
-{
-    const char *s = NULL;
-    if (get_opt(L, name)) {
-        if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '\0')
-            opt_error(L, name, "non-empty string");
-        s = lua_tostring(L, -1);
-    } else if (env != NULL && (s = getenv(env)) != NULL && s[0] == '\0') {
-        s = NULL;
-    }
-    return s;
-}
-
-static char *opt_dup(lua_State *L, const char *name, const char *env)
-{
-    const char *s = opt_string(L, name, env);
-    char *copy = s != NULL ? strdup(s) : NULL;
-    if (s != NULL && copy == NULL)
-        luaL_error(L, "quicklysign: out of memory");
-    lua_pop(L, 1);   /* copied */
-    return copy;
-}
-
-static double opt_number(lua_State *L, const char *name, double dflt, double min, double max)
-{
-    double v = dflt;
-    if (get_opt(L, name)) {
-        if (lua_type(L, -1) != LUA_TNUMBER)
-            opt_error(L, name, "number");
-        v = lua_tonumber(L, -1);
-        if (!(v >= min && v <= max)) {   /* also refuses NaN */
-            char msg[160];
-            snprintf(msg, sizeof msg, "option '%s' must be between %g and %g, got %g", name, min, max, v);
-            luaL_error(L, "bad argument #1 to 'new' (%s)", msg);
-        }
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static int opt_bool(lua_State *L, const char *name, int dflt)
-{
-    int v = dflt;
-    if (get_opt(L, name)) {
-        if (!lua_isboolean(L, -1))
-            opt_error(L, name, "boolean");
-        v = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static void check_option_names(lua_State *L)
-{
-    lua_pushnil(L);
-    while (lua_next(L, 1) != 0) {
-        int known = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (int i = 0; option_names[i] != NULL && !known; i++)
-                known = strcmp(lua_tostring(L, -2), option_names[i]) == 0;
-        if (!known) {
-            lua_pushvalue(L, -2);
-            luaL_error(L, "bad argument #1 to 'new' (unknown option '%s')",
-                       lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
-        }
-        lua_pop(L, 1);
-    }
-}
-
-static void set_base_url(lua_State *L, qs_client *c)
-{
-    const char *url = opt_string(L, "base_url", NULL);
-    const char *env = opt_string(L, "environment", NULL);
-    if (url == NULL && env == NULL) {
-        url = opt_string(L, "base_url", "QUICKLYSIGN_BASE_URL");
-        if (url == NULL)
-            env = opt_string(L, "environment", "QUICKLYSIGN_ENVIRONMENT");
-    }
-    if (url != NULL) {
-        if (!qs_is_http_url(url) || strpbrk(url, "?# \t\r\n") != NULL)
-            luaL_error(L, "bad argument #1 to 'new' (option 'base_url' must be an http(s) URL "
-                          "without query or fragment, got '%s')", url);
-        env = "custom";
-    } else if (env == NULL || strcmp(env, "sandbox") == 0) {
-        env = "sandbox";
-        url = QS_SANDBOX_URL;
-    } else if (strcmp(env, "production") == 0) {
-        url = QS_PRODUCTION_URL;
+    if (c->base_url != NULL) {
+        if (!qs_is_http_url(c->base_url) || strpbrk(c->base_url, "?# \t\r\n") != NULL)
+            place_error(L, "'base_url' must be an http(s) URL without query or fragment", c->base_url);
+        qs_str_replace(&c->environment, "custom");
     } else {
-        luaL_error(L, "bad argument #1 to 'new' (option 'environment' must be 'sandbox' or "
-                      "'production', got '%s')", env);
+        int production = c->environment != NULL && strcmp(c->environment, "production") == 0;
+        if (c->environment != NULL && !production && strcmp(c->environment, "sandbox") != 0)
+            place_error(L, "'environment' must be 'sandbox' or 'production'", c->environment);
+        qs_str_replace(&c->environment, production ? "production" : "sandbox");
+        qs_str_replace(&c->base_url, production ? QS_PRODUCTION_URL : QS_SANDBOX_URL);
     }
-    qs_str_replace(&c->environment, env);
-    qs_str_replace(&c->base_url, url);
     if (c->base_url == NULL || c->environment == NULL)
         luaL_error(L, "quicklysign: out of memory");
     size_t n = strlen(c->base_url);
+    lua_pushstring(L, c->base_url);   /* as given, for the message */
     while (n > 0 && c->base_url[n - 1] == '/')
         c->base_url[--n] = '\0';
     if (!qs_is_http_url(c->base_url))   /* "http:////" trims down to "http:" */
-        luaL_error(L, "bad argument #1 to 'new' (option 'base_url' must be an http(s) URL "
-                      "with a host, got '%s')", url);
+        place_error(L, "'base_url' must be an http(s) URL with a host", lua_tostring(L, -1));
+    lua_pop(L, 1);
 }
 
-static void set_credentials(lua_State *L, qs_client *c)
+/* The defaults that follow from other options. */
+static void set_derived(lua_State *L, qs_client *c)
 {
-    c->client_id = opt_dup(L, "client_id", "QUICKLYSIGN_CLIENT_ID");
-    if (c->client_id == NULL)
-        luaL_error(L, "bad argument #1 to 'new' (option 'client_id' is required; "
-                      "or set QUICKLYSIGN_CLIENT_ID)");
-    c->client_secret = opt_dup(L, "client_secret", "QUICKLYSIGN_CLIENT_SECRET");
-    if (c->client_secret == NULL)
-        luaL_error(L, "bad argument #1 to 'new' (option 'client_secret' is required; "
-                      "or set QUICKLYSIGN_CLIENT_SECRET)");
-    c->api_key = opt_dup(L, "api_key", "QUICKLYSIGN_API_KEY");
-    c->access_token = opt_dup(L, "access_token", NULL);
-    if (c->access_token != NULL && !qs_header_safe(c->access_token))
-        luaL_error(L, "bad argument #1 to 'new' (option 'access_token' must not contain control characters)");
-}
-
-static void set_limits(lua_State *L, qs_client *c)
-{
-    c->timeout = opt_number(L, "timeout", QS_DEFAULT_TIMEOUT, 0.001, 86400);
-    c->connect_timeout = opt_number(L, "connect_timeout", QS_DEFAULT_CONNECT_TIMEOUT, 0.001, 86400);
-    c->download_timeout = opt_number(L, "download_timeout", QS_DEFAULT_DOWNLOAD_TIMEOUT, 0.001, 86400);
-    c->max_retries = (int)opt_number(L, "max_retries", QS_DEFAULT_MAX_RETRIES, 0, 10);
-    c->retry_base_delay = opt_number(L, "retry_base_delay", QS_DEFAULT_RETRY_BASE_DELAY, 0, 60);
-    c->max_retry_delay = opt_number(L, "max_retry_delay", QS_DEFAULT_MAX_RETRY_DELAY, 0, 3600);
-    c->max_body_size = (size_t)opt_number(L, "max_body_size", QS_DEFAULT_MAX_BODY_SIZE,
-                                          1024, 1024.0 * 1024 * 1024);
-    c->always_200 = opt_bool(L, "always_use_http_status_code_200", 0);
-    /* https callbacks only, unless the API itself is plain http (the emulator). */
-    c->allow_insecure_callbacks = opt_bool(L, "allow_insecure_callbacks",
-                                           strncasecmp(c->base_url, "http://", 7) == 0);
+    if (c->allow_insecure_callbacks < 0)
+        c->allow_insecure_callbacks = strncasecmp(c->base_url, "http://", 7) == 0;
+    if (c->user_agent == NULL) {
+        lua_pushfstring(L, "quicklysign-lua/%s (%s)", QS_VERSION, curl_version());
+        qs_str_replace(&c->user_agent, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (c->user_agent == NULL)
+            luaL_error(L, "quicklysign: out of memory");
+    }
+    c->rng = (unsigned long long)time(NULL) ^ (unsigned long long)(size_t)c ^ 0x9E3779B97F4A7C15ULL;
 }
 
 static void new_resource(lua_State *L, const char *mt, int client_idx, int uv_idx, const char *field)
@@ -351,7 +186,8 @@ static void new_resource(lua_State *L, const char *mt, int client_idx, int uv_id
     lua_setfield(L, uv_idx, field);
 }
 
-static int client_new(lua_State *L)
+/* quicklysign.new{...} --> client */
+int qs_client_new(lua_State *L)
 {
     if (lua_isnoneornil(L, 1)) {
         lua_settop(L, 0);
@@ -359,7 +195,6 @@ static int client_new(lua_State *L)
     }
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    check_option_names(L);
 
     qs_client *c = qs_newuserdata(L, sizeof *c);
     memset(c, 0, sizeof *c);
@@ -371,25 +206,15 @@ static int client_new(lua_State *L)
     lua_pushvalue(L, uv);
     qs_setuservalue(L, self);
 
-    set_base_url(L, c);
-    set_credentials(L, c);
-    set_limits(L, c);
-    if (get_opt(L, "on_warning") && !lua_isfunction(L, -1))
-        opt_error(L, "on_warning", "function");
-    lua_setfield(L, uv, "on_warning");
-    const char *ca_file = opt_string(L, "ca_file", NULL);
-    const char *proxy = opt_string(L, "proxy", NULL);
-    const char *user_agent = opt_string(L, "user_agent", NULL);
-    if (user_agent == NULL) {
-        lua_pushfstring(L, "quicklysign-lua/%s (%s)", QS_VERSION, curl_version());
-        user_agent = lua_tostring(L, -1);   /* anchored until new() returns */
-    }
-    c->rng = (unsigned long long)time(NULL) ^ (unsigned long long)(size_t)c ^ 0x9E3779B97F4A7C15ULL;
+    qs_options_read(L, c, uv, 1);
+    set_place(L, c);
+    qs_options_read(L, c, uv, 0);
+    set_derived(L, c);
 
     c->curl = curl_easy_init();
     if (c->curl == NULL)
         return luaL_error(L, "quicklysign: curl_easy_init failed");
-    if (!qs_transfer_setup(c, ca_file, proxy, user_agent))
+    if (!qs_transfer_setup(c))
         return luaL_error(L, "quicklysign: libcurl refused an option (is it built with http and https?)");
 
     lua_pushstring(L, c->base_url);
@@ -404,28 +229,39 @@ static int client_new(lua_State *L)
 
 /* ---- methods ---------------------------------------------------------- */
 
-static int client_download_impl(lua_State *L)
+typedef struct download_args {
+    const char *url, *path;
+} download_args;
+
+static int download_perform(lua_State *L, qs_call *call)
 {
-    qs_client *c = qs_check_open(L, to_client(L, 1));
-    const char *url = luaL_checkstring(L, 2);
-    const char *path = luaL_checkstring(L, 3);
-    if (!qs_is_http_url(url))
+    const download_args *a = call->args;
+    return qs_download(L, call, a->url, a->path, qs_now() + call->c->download_timeout);
+}
+
+/* client:download(url, path) --> bytes */
+static int client_download(lua_State *L)
+{
+    qs_call call = { check_open(L, to_client(L, 1)), 1, 0, NULL };
+    download_args a;
+    a.url = luaL_checkstring(L, 2);
+    a.path = luaL_checkstring(L, 3);
+    if (!qs_is_http_url(a.url))
         return luaL_argerror(L, 2, "an http(s) URL expected");
-    if (path[0] == '\0')
+    if (a.path[0] == '\0')
         return luaL_argerror(L, 3, "a non-empty path expected");
     if (qs_has_nul(L, 2))
         return luaL_argerror(L, 2, "the URL must not contain a NUL byte");
     if (qs_has_nul(L, 3))
         return luaL_argerror(L, 3, "the path must not contain a NUL byte");
     lua_settop(L, 3);
-    qs_begin(L, c);
-    return qs_download(L, c, 1, url, path, qs_now() + c->download_timeout);
+    call.args = &a;
+    return qs_run(L, &call, download_perform);
 }
-QS_GUARDED(client_download, client_download_impl)
 
 static int client_last_response(lua_State *L)
 {
-    qs_check_open(L, to_client(L, 1));
+    check_open(L, to_client(L, 1));
     qs_getuservalue(L, 1);
     lua_getfield(L, -1, "last_response");
     return 1;
@@ -437,14 +273,6 @@ static int client_is_closed(lua_State *L)
     lua_pushboolean(L, c->curl == NULL || c->close_pending);
     return 1;
 }
-
-static const luaL_Reg client_methods[] = {
-    { "close", qs_client_close },
-    { "download", client_download },
-    { "last_response", client_last_response },
-    { "is_closed", client_is_closed },
-    { NULL, NULL }
-};
 
 /* Methods first, then the public fields kept in the uservalue. */
 static int client_index(lua_State *L)
@@ -477,36 +305,34 @@ static int client_tostring(lua_State *L)
     return 1;
 }
 
-/* Resolves `self` of a resource method (client.webhooks:create{...}). */
-qs_client *qs_resource_client(lua_State *L, int idx, const char *mt, const char *method)
+/* Resolves `self` (at index 1) of a method of a resource class k
+   (client.webhooks:create{...}) to its client, which it pushes: the call's
+   client_idx. */
+void qs_resource_call(lua_State *L, qs_call *call, const qs_class *k, const char *method)
 {
-    if (qs_testudata(L, idx, mt) == NULL) {
-        const char *msg = lua_pushfstring(L, "%s expected, got %s; call it with a colon: %s:%s(...)",
-                                          mt, luaL_typename(L, idx), mt + strlen("quicklysign."), method);
-        luaL_argerror(L, idx, msg);
-    }
-    qs_getuservalue(L, idx);
+    qs_class_check(L, 1, k, method);
+    qs_getuservalue(L, 1);
     lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);
-    return qs_check_open(L, to_client(L, -1));
+    call->c = check_open(L, to_client(L, -1));
+    call->client_idx = lua_gettop(L);
+    call->deadline = 0;
+    call->args = NULL;
 }
 
-void qs_client_open(lua_State *L)
-{
-    luaL_newmetatable(L, QS_CLIENT_MT);
-    lua_newtable(L);
-    qs_setfuncs(L, client_methods);
-    lua_pushcclosure(L, client_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, client_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, qs_client_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, client_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "locked");
-    lua_setfield(L, -2, "__metatable");
-    lua_pop(L, 1);
-    lua_pushcfunction(L, client_new);
-    lua_setfield(L, -2, "new");
-}
+static const luaL_Reg client_methods[] = {
+    { "close", client_close },
+    { "download", client_download },
+    { "last_response", client_last_response },
+    { "is_closed", client_is_closed },
+    { NULL, NULL }
+};
+
+static const luaL_Reg client_meta[] = {
+    { "__gc", client_gc },
+    { "__close", client_close },
+    { "__tostring", client_tostring },
+    { NULL, NULL }
+};
+
+const qs_class qs_client_class = { QS_CLIENT_MT, "client", client_methods, client_meta, client_index };

@@ -24,12 +24,7 @@ static void curl_init_once(void)
 
 static int is_error(lua_State *L)
 {
-    int yes = 0;
-    if (lua_istable(L, 1) && lua_getmetatable(L, 1)) {
-        luaL_getmetatable(L, QS_ERROR_MT);
-        yes = lua_rawequal(L, -1, -2);
-    }
-    lua_pushboolean(L, yes);
+    lua_pushboolean(L, qs_is_error(L, 1));
     return 1;
 }
 
@@ -44,6 +39,11 @@ static int as_error(lua_State *L)
     return 1;
 }
 
+/* Each class declared once (class.c): its metatable, and its method names
+   in the module's `methods`. The resource classes before the client's,
+   whose new() hands out their objects. */
+static const qs_class *const classes[] = { &qs_webhooks_class, &qs_packs_class, &qs_client_class, NULL };
+
 QS_EXPORT int luaopen_quicklysign_core(lua_State *L)
 {
     pthread_once(&qs_curl_once, curl_init_once);
@@ -52,15 +52,23 @@ QS_EXPORT int luaopen_quicklysign_core(lua_State *L)
                           curl_easy_strerror(qs_curl_init_result));
     qs_json_init(L);
     qs_error_init(L);
-    qs_webhooks_open(L);
-    qs_document_packs_open(L);
 
     lua_newtable(L);
-    qs_client_open(L);   /* sets `new` */
+    int module = lua_gettop(L);
+    lua_newtable(L);
+    for (int i = 0; classes[i] != NULL; i++)
+        qs_class_open(L, classes[i], module + 1);
+    lua_setfield(L, module, "methods");
+    lua_pushcfunction(L, qs_client_new);
+    lua_setfield(L, -2, "new");
     lua_pushcfunction(L, is_error);
     lua_setfield(L, -2, "is_error");
     lua_pushcfunction(L, as_error);
     lua_setfield(L, -2, "as_error");
+    qs_push_reasons(L);
+    lua_setfield(L, -2, "reasons");
+    qs_push_options(L);
+    lua_setfield(L, -2, "options");
     lua_pushliteral(L, QS_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushstring(L, curl_version());

@@ -1,188 +1,45 @@
 /*
- * error.c - the error objects that failed calls return as `nil, err`, and
- * redaction: no client_secret, api_key or access token ever reaches an
- * error's text, whatever the server echoed back.
+ * error.c - the error vocabulary and the error objects.
+ *
+ * Every error has a kind (which layer failed) and a reason (what happened),
+ * both stable words that programs can match without reading the message;
+ * the vocabulary below is the only list of them, exported to Lua as
+ * quicklysign.reasons. Failed calls return the error as `nil, err`; a
+ * misconfigured call (no_token_source) raises it.
  */
 #include <string.h>
 
 #include "qs.h"
 
-#define REDACTED "REDACTED"
-#define QS_MIN_SCRUB 4   /* shorter secrets would garble every message */
-
-static int hex_value(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/*
- * The end (in s) of the secret's characters from secret[k] on, matched from
- * s[j], or 0. Each character may come raw, percent-encoded (%2B or %2b, '+'
- * for a space) or JSON-escaped ("\/", "\"", "\\"). Where an escape and a
- * raw character both fit (a literal '%' as "%25", a '\\' as "\\\\") both are
- * tried, within *budget.
- */
-static size_t match_from(const char *s, size_t n, size_t j, const char *secret, size_t slen,
-                         size_t k, int *budget)
-{
-    for (; k < slen; k++) {
-        unsigned char want = (unsigned char)secret[k], ch;
-        size_t step = 0;   /* bytes of an escape that decodes to want */
-        if (j >= n)
-            return 0;
-        ch = (unsigned char)s[j];
-        if (ch == '%' && j + 2 < n && hex_value((unsigned char)s[j + 1]) >= 0 &&
-            hex_value((unsigned char)s[j + 2]) >= 0 &&
-            hex_value((unsigned char)s[j + 1]) * 16 + hex_value((unsigned char)s[j + 2]) == want)
-            step = 3;
-        else if (ch == '\\' && j + 1 < n && (unsigned char)s[j + 1] == want &&
-                 (want == '/' || want == '"' || want == '\\'))
-            step = 2;
-        if (step > 0 && ch == want && --*budget > 0) {   /* escaped, or raw? */
-            size_t end = match_from(s, n, j + step, secret, slen, k + 1, budget);
-            if (end > 0)
-                return end;
-            step = 0;
-        }
-        if (step > 0)
-            j += step;
-        else if (ch == want || (ch == '+' && want == ' '))
-            j++;
-        else
-            return 0;
-    }
-    return j;
-}
-
-/*
- * Length of the secret's occurrence at the start of s[0..n), 0 when there is
- * none. It is found as the client sent it or as a server may echo it back:
- * raw, percent-encoded, JSON-escaped, or any mix of these (match_from).
- */
-static size_t secret_at(const char *s, size_t n, const char *secret, size_t slen)
-{
-    if (n >= slen && memcmp(s, secret, slen) == 0)
-        return slen;
-    int budget = 64;
-    return match_from(s, n, 0, secret, slen, 0, &budget);
-}
-
-/* Replaces every occurrence of secret (in any form secret_at knows) in
-   the string on top. */
-static void scrub(lua_State *L, const char *secret)
-{
-    size_t len, slen;
-    const char *s = lua_tolstring(L, -1, &len);
-    if (secret == NULL || (slen = strlen(secret)) < QS_MIN_SCRUB)
-        return;
-    size_t i = 0, hit = 0;
-    while (i < len && (hit = secret_at(s + i, len - i, secret, slen)) == 0)
-        i++;
-    if (hit == 0)
-        return;
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addlstring(&b, s, i);
-    while (i < len) {
-        if (hit == 0)
-            hit = secret_at(s + i, len - i, secret, slen);
-        if (hit > 0) {
-            luaL_addstring(&b, "[" REDACTED "]");
-            i += hit;
-            hit = 0;
-        } else {
-            luaL_addchar(&b, s[i]);
-            i++;
-        }
-    }
-    luaL_pushresult(&b);
-    lua_remove(L, -2);
-}
-
-static int sensitive_param(const char *p, size_t n)
-{
-    static const char *const names[] = { "client_secret", "api_key", "access_token", NULL };
-    for (int i = 0; names[i] != NULL; i++)
-        if (strlen(names[i]) == n && memcmp(p, names[i], n) == 0)
-            return 1;
-    return 0;
-}
-
-/* Replaces the values of sensitive query parameters in the string on top. */
-static void redact_query(lua_State *L)
-{
-    const char *s = lua_tostring(L, -1);
-    const char *q = strchr(s, '?');
-    if (q == NULL)
-        return;
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addlstring(&b, s, (size_t)(q - s) + 1);
-    for (const char *p = q + 1; *p != '\0';) {
-        size_t n = strcspn(p, "&#");
-        size_t name_len = strcspn(p, "=&#");
-        if (name_len < n && sensitive_param(p, name_len)) {
-            luaL_addlstring(&b, p, name_len + 1);
-            luaL_addstring(&b, REDACTED);
-        } else {
-            luaL_addlstring(&b, p, n);
-        }
-        p += n;
-        if (*p != '\0') {
-            luaL_addchar(&b, *p);
-            if (*p++ == '#') {
-                luaL_addstring(&b, p);
-                break;
-            }
-        }
-    }
-    luaL_pushresult(&b);
-    lua_remove(L, -2);
-}
-
-/* Pushes s with every secret the client knows removed. */
-void qs_push_redacted(lua_State *L, qs_client *c, const char *s)
-{
-    lua_pushstring(L, s);
-    redact_query(L);
-    if (c != NULL) {
-        scrub(L, c->client_secret);
-        scrub(L, c->api_key);
-        scrub(L, c->access_token);
-    }
-}
-
-/* Pushes a copy of the table at idx whose strings (keys and values) are
-   redacted, down to depth levels; deeper tables are left out. */
-void qs_push_redacted_copy(lua_State *L, qs_client *c, int idx, int depth)
-{
-    lua_newtable(L);
-    int copy = lua_gettop(L);
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        int value = lua_gettop(L);
-        if (lua_type(L, value - 1) == LUA_TSTRING)
-            qs_push_redacted(L, c, lua_tostring(L, value - 1));
-        else
-            lua_pushvalue(L, value - 1);
-        if (lua_type(L, value) == LUA_TSTRING)
-            qs_push_redacted(L, c, lua_tostring(L, value));
-        else if (lua_type(L, value) == LUA_TTABLE && depth > 1)
-            qs_push_redacted_copy(L, c, value, depth - 1);
-        else if (lua_type(L, value) == LUA_TTABLE)
-            lua_pushnil(L);
-        else
-            lua_pushvalue(L, value);
-        lua_rawset(L, copy);
-        lua_settop(L, value - 1);
-    }
-}
+static const struct reason_row {
+    const char *name, *kind;
+} vocabulary[QS_REASON_COUNT] = {
+    [QS_RESOLVE_FAILED]        = { "resolve_failed", "network" },
+    [QS_CONNECT_FAILED]        = { "connect_failed", "network" },
+    [QS_CONNECTION_LOST]       = { "connection_lost", "network" },
+    [QS_NETWORK_FAILED]        = { "network_failed", "network" },
+    [QS_TIMED_OUT]             = { "timed_out", "timeout" },
+    [QS_UNTRUSTED_CERTIFICATE] = { "untrusted_certificate", "tls" },
+    [QS_TLS_FAILED]            = { "tls_failed", "tls" },
+    [QS_HTTP_STATUS]           = { "http_status", "http" },
+    [QS_BODY_TOO_LARGE]        = { "body_too_large", "http" },
+    [QS_CROSS_ORIGIN_REDIRECT] = { "cross_origin_redirect", "http" },
+    [QS_TOO_MANY_REDIRECTS]    = { "too_many_redirects", "http" },
+    [QS_API_ERROR]             = { "api_error", "api" },
+    [QS_NOT_JSON]              = { "not_json", "protocol" },
+    [QS_NOT_ENVELOPE]          = { "not_envelope", "protocol" },
+    [QS_MISSING_DATA]          = { "missing_data", "protocol" },
+    [QS_BAD_ACCESS_TOKEN]      = { "bad_access_token", "protocol" },
+    [QS_PAGINATION_LOOP]       = { "pagination_loop", "protocol" },
+    [QS_CROSS_ORIGIN_NEXT]     = { "cross_origin_next", "protocol" },
+    [QS_TOO_MANY_PAGES]        = { "too_many_pages", "protocol" },
+    [QS_BAD_DOCUMENT_URL]      = { "bad_document_url", "protocol" },
+    [QS_CANNOT_CREATE_FILE]    = { "cannot_create_file", "io" },
+    [QS_CANNOT_WRITE_FILE]     = { "cannot_write_file", "io" },
+    [QS_CANNOT_RENAME_FILE]    = { "cannot_rename_file", "io" },
+    [QS_CANNOT_CREATE_FOLDER]  = { "cannot_create_folder", "io" },
+    [QS_NO_TOKEN_SOURCE]       = { "no_token_source", "config" },
+};
 
 void qs_error_set_string(lua_State *L, qs_client *c, const char *field, const char *value)
 {
@@ -198,31 +55,61 @@ void qs_error_set_bool(lua_State *L, const char *field, int value)
     lua_setfield(L, -2, field);
 }
 
-/* Pushes a new error table {kind, status, message, method, url, retryable}. */
-void qs_push_error(lua_State *L, qs_client *c, const char *kind, long status,
-                   const char *method, const char *url, const char *message)
+static void set_integer(lua_State *L, const char *field, long value)
 {
-    lua_createtable(L, 0, 10);
+    lua_pushinteger(L, (lua_Integer)value);
+    lua_setfield(L, -2, field);
+}
+
+/* Pushes a new error {kind, reason, message, retryable = false}; the
+   message is redacted. */
+void qs_push_error(lua_State *L, qs_client *c, qs_reason reason, const char *message)
+{
+    lua_createtable(L, 0, 12);
     luaL_getmetatable(L, QS_ERROR_MT);
     lua_setmetatable(L, -2);
-    lua_pushstring(L, kind);
+    lua_pushstring(L, vocabulary[reason].kind);
     lua_setfield(L, -2, "kind");
-    if (status > 0) {
-        lua_pushinteger(L, (lua_Integer)status);
-        lua_setfield(L, -2, "status");
-    }
+    lua_pushstring(L, vocabulary[reason].name);
+    lua_setfield(L, -2, "reason");
     qs_error_set_string(L, c, "message", message);
-    qs_error_set_string(L, c, "method", method);
-    qs_error_set_string(L, c, "url", url);
     qs_error_set_bool(L, "retryable", 0);
 }
 
-/* With the error on top: leaves nil, err and returns 2. */
-int qs_return_error(lua_State *L)
+/* With the error on top: sets the method and url (redacted) of request r. */
+void qs_error_set_request(lua_State *L, const qs_request *r)
+{
+    qs_error_set_string(L, r->call->c, "method", r->method);
+    qs_error_set_string(L, r->call->c, "url", lua_tostring(L, r->url_idx));
+}
+
+/* Pushes an error about the answer to request r: its method and url, its
+   status (the envelope's when it had one) and http_status. */
+void qs_push_answer_error(lua_State *L, const qs_request *r, qs_reason reason, const char *message)
+{
+    qs_push_error(L, r->call->c, reason, message);
+    qs_error_set_request(L, r);
+    if (r->status > 0)
+        set_integer(L, "status", r->status);
+    if (r->http_status > 0)
+        set_integer(L, "http_status", r->http_status);
+}
+
+/* Raises an error object (for misuse that only shows once a call runs). */
+int qs_raise_error(lua_State *L, qs_client *c, qs_reason reason, const char *message)
+{
+    qs_push_error(L, c, reason, message);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "retryable");
+    return lua_error(L);
+}
+
+/* With the error on top: leaves nil, err at base + 1 and base + 2 and returns 2. */
+int qs_fail(lua_State *L, int base)
 {
     lua_pushnil(L);
     lua_insert(L, -2);
-    return 2;
+    return qs_keep_top2(L, base);
 }
 
 /* Moves the two values on top to base+1, base+2 and drops what lay between. */
@@ -242,12 +129,17 @@ static const char *field_string(lua_State *L, int idx, const char *name)
     return lua_isstring(L, -1) ? lua_tostring(L, -1) : NULL;
 }
 
-/* quicklysign: api error 401 unauthorised: Invalid credentials (GET https://...) */
+/* One line, in one shape for every error of quicklysign (the callbacks' too):
+     quicklysign: KIND error[ STATUS][ CODE or REASON]: MESSAGE[ (METHOD URL)]
+   e.g. quicklysign: api error 401 unauthorised: Invalid credentials (GET https://...)
+   CODE is the vendor's, where it gave one; else the reason, ours. */
 static int error_tostring(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     const char *kind = field_string(L, 1, "kind");
-    const char *code = field_string(L, 1, "code");
+    const char *word = field_string(L, 1, "code");
+    if (word == NULL)
+        word = field_string(L, 1, "reason");
     const char *message = field_string(L, 1, "message");
     const char *method = field_string(L, 1, "method");
     const char *url = field_string(L, 1, "url");
@@ -263,9 +155,9 @@ static int error_tostring(lua_State *L)
     } else {
         lua_pop(L, 1);
     }
-    if (code) {
+    if (word) {
         luaL_addchar(&b, ' ');
-        luaL_addstring(&b, code);
+        luaL_addstring(&b, word);
     }
     if (message) {
         luaL_addstring(&b, ": ");
@@ -281,6 +173,28 @@ static int error_tostring(lua_State *L)
     }
     luaL_pushresult(&b);
     return 1;
+}
+
+/* Whether v is an error of quicklysign, of either family: its metatable
+   is named QS_ERROR_MT (the callbacks' errors carry the same name). */
+int qs_is_error(lua_State *L, int idx)
+{
+    int yes = 0;
+    if (lua_istable(L, idx) && luaL_getmetafield(L, idx, "__name")) {
+        yes = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), QS_ERROR_MT) == 0;
+        lua_pop(L, 1);
+    }
+    return yes;
+}
+
+/* Pushes the vocabulary: { [reason] = kind, ... }. */
+void qs_push_reasons(lua_State *L)
+{
+    lua_createtable(L, 0, QS_REASON_COUNT);
+    for (int i = 0; i < QS_REASON_COUNT; i++) {
+        lua_pushstring(L, vocabulary[i].kind);
+        lua_setfield(L, -2, vocabulary[i].name);
+    }
 }
 
 void qs_error_init(lua_State *L)

@@ -1,15 +1,27 @@
 /*
- * qs.h - what the C files of quicklysign.core share: the client object,
- * one HTTP exchange, and the functions each file offers the others.
+ * qs.h - what the C files of quicklysign.core share: the client object, a
+ * call, a request and one HTTP exchange, and the functions each file offers
+ * the others, declared below from the bottom layer up.
  *
- * Layering (each file calls only the ones below it):
- *   core.c                      luaopen_quicklysign_core
- *   webhooks.c document_packs.c the resource methods
- *   client.c                    the client userdata, its options and lifetime
- *   download.c                  streaming a URL to a file
- *   api.c                       one API call: credentials, retries, envelope
- *   json.c error.c url.c args.c Lua-side helpers
- *   transfer.c retry.c          libcurl and timing; these never touch Lua
+ * Layering (each file calls only the ones on lines below its own):
+ *   core.c                       luaopen_quicklysign_core: the module
+ *   webhooks.c document_packs.c  the resource methods: arguments, then qs_run
+ *   client.c                     the client userdata, new(), close; qs_run
+ *                                owns a call's life
+ *   api.c download.c             what calls make of their requests: a data
+ *                                field, every page of a list; a download's
+ *                                file sink and its redirect policy
+ *   attempt.c                    the one attempt loop: token, headers,
+ *                                exchange, classify, retry
+ *   envelope.c fs.c              an answer's body into a value or an error;
+ *                                temp files, folders, file names, I/O errors
+ *   options.c class.c            the option table; the class helper
+ *   error.c                      the error vocabulary and objects
+ *   json.c redact.c url.c args.c cjson, redaction, URLs, argument checks
+ *   transfer.c                   one libcurl exchange and its headers
+ *   retry.c buffer.c             retry policy and timing; bytes
+ * Nothing from transfer.c down calls Lua: a Lua error never unwinds
+ * through a libcurl frame.
  */
 #ifndef QS_H
 #define QS_H
@@ -51,12 +63,33 @@
 #define QS_DOWNLOAD_BUFFER (100L * 1024)  /* libcurl's receive buffer for downloads */
 #define QS_ERROR_BODY_CAP (64 * 1024)   /* what a failed download keeps of its body */
 
+/* The error vocabulary: every reason an error can have (error.c gives each
+   its name and kind). */
+typedef enum qs_reason {
+    QS_RESOLVE_FAILED, QS_CONNECT_FAILED, QS_CONNECTION_LOST, QS_NETWORK_FAILED,   /* network */
+    QS_TIMED_OUT,                                                                /* timeout */
+    QS_UNTRUSTED_CERTIFICATE, QS_TLS_FAILED,                                     /* tls */
+    QS_HTTP_STATUS, QS_BODY_TOO_LARGE, QS_CROSS_ORIGIN_REDIRECT, QS_TOO_MANY_REDIRECTS, /* http */
+    QS_API_ERROR,                                                                /* api */
+    QS_NOT_JSON, QS_NOT_ENVELOPE, QS_MISSING_DATA, QS_BAD_ACCESS_TOKEN,          /* protocol */
+    QS_PAGINATION_LOOP, QS_CROSS_ORIGIN_NEXT, QS_TOO_MANY_PAGES, QS_BAD_DOCUMENT_URL,
+    QS_CANNOT_CREATE_FILE, QS_CANNOT_WRITE_FILE, QS_CANNOT_RENAME_FILE, QS_CANNOT_CREATE_FOLDER, /* io */
+    QS_NO_TOKEN_SOURCE,                                                          /* config (raised) */
+    QS_REASON_COUNT
+} qs_reason;
+
 /* A growable byte buffer with a hard limit. */
 typedef struct qs_buffer {
     char *data;
     size_t len, cap, limit;
     int overflow;               /* set when a write would pass limit */
 } qs_buffer;
+
+/* A download's temporary file, beside its target until renamed into place. */
+typedef struct qs_tempfile {
+    FILE *file;
+    char *path;                 /* malloc'd; removed unless renamed */
+} qs_tempfile;
 
 typedef struct qs_client {
     CURL *curl;                 /* NULL once closed */
@@ -66,24 +99,23 @@ typedef struct qs_client {
     char *access_token;         /* given, or minted from api_key */
     char *base_url;             /* without a trailing slash */
     char *environment;          /* "sandbox", "production" or "custom" */
+    char *ca_file, *proxy, *user_agent;   /* handed to libcurl, which copies them */
     double timeout, connect_timeout, download_timeout;
     double retry_base_delay, max_retry_delay;
     int max_retries;
     int allow_insecure_callbacks;
     int always_200;
     int in_hook;                /* on_warning is running: the client may not be re-entered */
-    int busy;                   /* a call is under way (qs_begin .. qs_end) */
-    lua_State *busy_L;          /* ... in this Lua thread, */
-    int busy_depth;             /* ... at this stack depth (see qs_begin) */
+    int busy;                   /* a call is under way (qs_run) */
     int close_pending;          /* close() came during that call: done when it ends */
     size_t max_body_size;
     unsigned long long rng;     /* jitter state, per client */
     /* Scratch owned by the client, so that a Lua error raised between two
-       steps of a call can never leak it: freed at the next call and on close. */
+       steps of a call can never leak it: dropped when the call ends (qs_run)
+       and on close. */
     qs_buffer body;
     struct curl_slist *headers;
-    FILE *file;                 /* a download in progress */
-    char *file_tmp;             /* its temporary path, removed on failure */
+    qs_tempfile temp;           /* a download in progress */
     char errbuf[CURL_ERROR_SIZE];
 } qs_client;
 
@@ -108,90 +140,99 @@ typedef struct qs_transfer {
     curl_off_t written;         /* bytes written to sink */
     int write_errno;            /* errno of a failed write to sink */
     const char *redirect;       /* absolute Location of a 3xx; owned by curl */
+    const char *content_type;   /* of the answer, or NULL; owned by curl */
 } qs_transfer;
 
-/* transfer.c: libcurl only, never a Lua call. */
-int  qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
-                       const char *user_agent);
-void qs_transfer_perform(qs_client *c, qs_transfer *t);
+/* One call of a method: its client, and what its perform step needs. */
+typedef struct qs_call {
+    qs_client *c;
+    int client_idx;             /* stack index of the client userdata, which keeps c alive */
+    double deadline;            /* monotonic seconds; set by qs_run: now + timeout */
+    const void *args;           /* the method's checked arguments */
+} qs_call;
+typedef int (*qs_perform)(lua_State *L, qs_call *call);
+
+/* What one attempt of a request came to (a reader's verdict, or the loop's). */
+typedef enum qs_outcome {
+    QS_DONE,                    /* the value is on top */
+    QS_AGAIN,                   /* go again at once, not counted as an attempt (a redirect) */
+    QS_REFUSED,                 /* an error answer on top: retried when its status is transient */
+    QS_TRANSIENT,               /* a failure on top that another attempt may mend */
+    QS_FAILED                   /* an error on top that no retry can mend */
+} qs_outcome;
+
+enum qs_auth  { QS_AUTH_NONE, QS_AUTH_QUERY, QS_AUTH_BODY, QS_AUTH_TOKEN };
+enum qs_retry { QS_RETRY_SAFE, QS_RETRY_UNSENT };
+
+struct qs_request;
+/* Turns a completed exchange (the body, unless sunk, in the client's buffer)
+   into a value or an error. */
+typedef qs_outcome (*qs_reader)(lua_State *L, struct qs_request *r, const qs_transfer *t);
+
+/*
+ * One request, as the attempt loop drives it: everything that differs
+ * between an API call and a download is said here.
+ */
+typedef struct qs_request {
+    const qs_call *call;
+    const char *method;
+    enum qs_auth auth;          /* where the credentials go (QS_AUTH_TOKEN: the header) */
+    enum qs_retry retry;        /* QS_RETRY_UNSENT: repeat only what never reached the server */
+    int url_idx;                /* stack index of the URL; a redirect or the next page replaces it */
+    int body_idx;               /* stack index of the JSON body, or 0 */
+    double deadline;            /* monotonic seconds */
+    qs_tempfile *sink;          /* when set, a 2xx body streams to this file ... */
+    const char *path;           /* ... which becomes this one */
+    qs_reader reader;
+    void *state;                /* the reader's own, kept across attempts */
+    int envelope;               /* the envelope reader pushes the whole envelope, not its data */
+    /* out: of the answer read last */
+    long status;                /* the envelope's status_code when there is one, else HTTP's */
+    long http_status;
+} qs_request;
+
+/* buffer.c: bytes, never a Lua or libcurl call. */
 void qs_buffer_reset(qs_buffer *b, size_t limit);
 int  qs_buffer_append(qs_buffer *b, const char *p, size_t n);
 void qs_buffer_free(qs_buffer *b);
+void qs_str_replace(char **slot, const char *value);
 
 /* retry.c: policy and timing, never a Lua call. */
 double qs_now(void);
 void   qs_sleep(double seconds);
-const char *qs_curl_kind(CURLcode code);
+qs_reason qs_curl_reason(CURLcode code);
 int    qs_status_retryable(long status);
 int    qs_curl_retryable(CURLcode code);
 double qs_backoff(qs_client *c, int attempt, double retry_after);
 int    qs_retry_wait(qs_client *c, int *attempt, double retry_after, double deadline);
 
+/* transfer.c: libcurl only, never a Lua call. */
+int  qs_transfer_setup(qs_client *c);
+void qs_transfer_perform(qs_client *c, qs_transfer *t);
+int  qs_build_headers(qs_client *c, int json_body, int with_token);
+int  qs_header_safe(const char *s);
+
 /* url.c */
 void qs_push_url(lua_State *L, qs_client *c, const char *path, const char *key,
                  const char **query, int with_credentials);
-void qs_push_escaped(lua_State *L, const char *s, size_t len);
 int  qs_same_origin(const char *a, const char *b);
 int  qs_is_http_url(const char *s);
 void qs_push_with_credentials(lua_State *L, qs_client *c, const char *url);
+void qs_push_credentials(lua_State *L, qs_client *c, int more);
 
 /* json.c */
 void qs_json_init(lua_State *L);
 void qs_json_encode(lua_State *L, int idx);
 int  qs_json_decode(lua_State *L, const char *s, size_t len);
 
-/* error.c */
-void qs_error_init(lua_State *L);
-void qs_push_error(lua_State *L, qs_client *c, const char *kind, long status,
-                   const char *method, const char *url, const char *message);
-void qs_error_set_bool(lua_State *L, const char *field, int value);
-void qs_error_set_string(lua_State *L, qs_client *c, const char *field, const char *value);
+/* redact.c */
 void qs_push_redacted(lua_State *L, qs_client *c, const char *s);
 void qs_push_redacted_copy(lua_State *L, qs_client *c, int idx, int depth);
-int  qs_return_error(lua_State *L);
-int  qs_keep_top2(lua_State *L, int base);
-
-/* api.c */
-enum qs_auth  { QS_AUTH_QUERY, QS_AUTH_BODY, QS_AUTH_TOKEN };
-enum qs_retry { QS_RETRY_SAFE, QS_RETRY_UNSENT };
-typedef struct qs_call {
-    const char *method;
-    enum qs_auth auth;
-    enum qs_retry retry;
-    double deadline;            /* monotonic seconds */
-    int client_idx;             /* stack index of the client userdata */
-    int envelope;               /* on success push the whole envelope, not its data */
-} qs_call;
-int  qs_api_call(lua_State *L, qs_client *c, const qs_call *call, int url_idx, int body_idx);
-int  qs_api_list(lua_State *L, qs_client *c, const qs_call *call, const char *path,
-                 const char **query, int cursor_slot, const char *field);
-int  qs_ensure_token(lua_State *L, qs_client *c, const qs_call *call);
-int  qs_mint_token(lua_State *L, qs_client *c, const qs_call *call);
-int  qs_build_headers(qs_client *c, int json_body, int with_token);
-int  qs_header_safe(const char *s);
-int  qs_token_expired(lua_State *L, qs_client *c, int *reminted);
-int  qs_read_response(lua_State *L, qs_client *c, const qs_call *call,
-                      const qs_transfer *t, const char *url);
-
-/* client.c */
-void qs_client_open(lua_State *L);
-qs_client *qs_check_open(lua_State *L, qs_client *c);
-void qs_begin(lua_State *L, qs_client *c);
-void qs_end(qs_client *c);
-int  qs_guard(lua_State *L, lua_CFunction impl);
-/* A method of the client or of its tables: impl runs inside qs_guard. */
-#define QS_GUARDED(name, impl) static int name(lua_State *L) { return qs_guard(L, impl); }
-qs_client *qs_resource_client(lua_State *L, int idx, const char *mt, const char *method);
-double qs_deadline(const qs_client *c);
-int  qs_client_close(lua_State *L);
-void qs_str_replace(char **slot, const char *value);
-
-/* download.c */
-int qs_download(lua_State *L, qs_client *c, int client_idx, const char *url,
-                const char *path, double deadline);
-void qs_discard_temp(qs_client *c);
 
 /* args.c */
+typedef int (*qs_known_fn)(const void *set, const char *name);
+void qs_check_known(lua_State *L, int idx, const char *fn, const char *what, qs_known_fn known,
+                    const void *set);
 void qs_check_fields(lua_State *L, int idx, const char *method, const char *const *allowed);
 const char *qs_field_string(lua_State *L, int idx, const char *field, const char *method,
                             int required);
@@ -199,8 +240,84 @@ const char *qs_check_key(lua_State *L, int idx, const char *name);
 int  qs_has_nul(lua_State *L, int idx);
 void qs_check_args_table(lua_State *L, int idx, int optional);
 
+/* error.c */
+void qs_error_init(lua_State *L);
+void qs_push_error(lua_State *L, qs_client *c, qs_reason reason, const char *message);
+void qs_push_answer_error(lua_State *L, const qs_request *r, qs_reason reason, const char *message);
+void qs_error_set_request(lua_State *L, const qs_request *r);
+void qs_error_set_bool(lua_State *L, const char *field, int value);
+void qs_error_set_string(lua_State *L, qs_client *c, const char *field, const char *value);
+int  qs_raise_error(lua_State *L, qs_client *c, qs_reason reason, const char *message);
+int  qs_is_error(lua_State *L, int idx);
+void qs_push_reasons(lua_State *L);
+int  qs_fail(lua_State *L, int base);
+int  qs_keep_top2(lua_State *L, int base);
+
+/* class.c: each class of the module declared once. */
+typedef struct qs_class {
+    const char *name;           /* the registry's name of its metatable, and __name */
+    const char *field;          /* its key in the module's `methods` */
+    const luaL_Reg *methods;    /* what __index finds */
+    const luaL_Reg *meta;       /* metamethods (__gc, __close, __tostring), or NULL */
+    lua_CFunction index;        /* an __index closure over the methods, or NULL */
+} qs_class;
+void  qs_class_open(lua_State *L, const qs_class *k, int methods_idx);
+void *qs_class_check(lua_State *L, int idx, const qs_class *k, const char *method);
+
+/* options.c: the options of quicklysign.new, declared once. */
+typedef enum qs_opt_type {
+    QS_OPT_STRING, QS_OPT_NUMBER, QS_OPT_INTEGER, QS_OPT_SIZE, QS_OPT_BOOLEAN, QS_OPT_FUNCTION
+} qs_opt_type;
+#define QS_OPT_REQUIRED 1u      /* no default: the caller or the environment gives it */
+#define QS_OPT_PLACE    2u      /* says where the API is (read first; see options.c) */
+#define QS_OPT_HEADER   4u      /* sent as a header value: no control characters */
+typedef struct qs_option {
+    const char *name;
+    qs_opt_type type;
+    const char *env;            /* the environment variable read when the option is absent */
+    unsigned flags;
+    double dflt, min, max;      /* of numbers and booleans */
+    size_t offset;              /* of its field in qs_client (a function's goes to the uservalue) */
+} qs_option;
+void qs_options_read(lua_State *L, qs_client *c, int uv, int place);
+void qs_options_release(qs_client *c);
+void qs_push_options(lua_State *L);
+
+/* envelope.c */
+const char *qs_string_field(lua_State *L, int idx, const char *name);
+int  qs_envelope_read(lua_State *L, qs_request *r, const qs_transfer *t);
+qs_outcome qs_envelope_reader(lua_State *L, qs_request *r, const qs_transfer *t);
+
+/* fs.c */
+int  qs_temp_open(qs_tempfile *t, const char *path);
+void qs_temp_discard(qs_tempfile *t);
+int  qs_temp_rewind(qs_tempfile *t);
+int  qs_temp_read(qs_tempfile *t, qs_buffer *b);
+int  qs_temp_commit(qs_tempfile *t, const char *path, qs_reason *why);
+int  qs_make_dirs(char *path);
+void qs_push_file_name(lua_State *L, const char *name, const char *fallback, int used);
+void qs_push_io_error(lua_State *L, qs_client *c, qs_reason reason, const char *path, int err);
+
+/* attempt.c */
+void qs_request_init(qs_request *r, const qs_call *call, const char *method,
+                     enum qs_auth auth, int url_idx);
+int  qs_attempt(lua_State *L, qs_request *r);
+
+/* api.c, download.c */
+int  qs_api_field(lua_State *L, const qs_request *r, int base, const char *field);
+int  qs_api_list(lua_State *L, qs_request *r, const char *path, const char **query,
+                 int cursor_slot, const char *field);
+int  qs_download(lua_State *L, const qs_call *call, const char *url, const char *path,
+                 double deadline);
+
+/* client.c */
+extern const qs_class qs_client_class;
+int  qs_client_new(lua_State *L);
+int  qs_run(lua_State *L, qs_call *call, qs_perform perform);
+void qs_resource_call(lua_State *L, qs_call *call, const qs_class *k, const char *method);
+
 /* webhooks.c, document_packs.c */
-void qs_webhooks_open(lua_State *L);
-void qs_document_packs_open(lua_State *L);
+extern const qs_class qs_webhooks_class;
+extern const qs_class qs_packs_class;
 
 #endif

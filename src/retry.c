@@ -29,13 +29,27 @@ void qs_sleep(double seconds)
         ts = rest;
 }
 
-const char *qs_curl_kind(CURLcode code)
+/* The reason (and so the kind) of a failed libcurl transfer. */
+qs_reason qs_curl_reason(CURLcode code)
 {
     switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return QS_RESOLVE_FAILED;
+    case CURLE_COULDNT_CONNECT:
+        return QS_CONNECT_FAILED;
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+        return QS_CONNECTION_LOST;
     case CURLE_OPERATION_TIMEDOUT:
-        return "timeout";
-    case CURLE_SSL_CONNECT_ERROR:
+        return QS_TIMED_OUT;
     case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        return QS_UNTRUSTED_CERTIFICATE;
+    case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
@@ -45,12 +59,10 @@ const char *qs_curl_kind(CURLcode code)
     case CURLE_SSL_SHUTDOWN_FAILED:
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_USE_SSL_FAILED:
-        return "tls";
+        return QS_TLS_FAILED;
     default:
-        return "network";
+        return QS_NETWORK_FAILED;
     }
 }
 

@@ -1,5 +1,6 @@
 /*
- * transfer.c - one HTTP exchange over the client's libcurl easy handle.
+ * transfer.c - one HTTP exchange over the client's libcurl easy handle, and
+ * the request headers it sends.
  *
  * Nothing here calls Lua: a Lua error can therefore never unwind through a
  * libcurl frame. Bodies go to the client's capped buffer, or, for a 2xx
@@ -21,42 +22,6 @@ typedef struct exchange {
     qs_transfer *t;
     enum sink_mode mode;
 } exchange;
-
-void qs_buffer_reset(qs_buffer *b, size_t limit)
-{
-    b->len = 0;
-    b->limit = limit;
-    b->overflow = 0;
-}
-
-void qs_buffer_free(qs_buffer *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
-int qs_buffer_append(qs_buffer *b, const char *p, size_t n)
-{
-    if (n > b->limit - b->len) {
-        b->overflow = 1;
-        return 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (data == NULL)
-            return 0;
-        b->data = data;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 1;
-}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
@@ -127,8 +92,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-int qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
-                      const char *user_agent)
+/* The options of the client's handle that hold for every exchange. */
+int qs_transfer_setup(qs_client *c)
 {
     CURL *h = c->curl;
     CURLcode rc = CURLE_OK;
@@ -149,13 +114,54 @@ int qs_transfer_setup(qs_client *c, const char *ca_file, const char *proxy,
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_ACCEPT_ENCODING, "");
-    SET(CURLOPT_USERAGENT, user_agent);
-    if (ca_file != NULL)
-        SET(CURLOPT_CAINFO, ca_file);
-    if (proxy != NULL)
-        SET(CURLOPT_PROXY, proxy);
+    SET(CURLOPT_USERAGENT, c->user_agent);
+    if (c->ca_file != NULL)
+        SET(CURLOPT_CAINFO, c->ca_file);
+    if (c->proxy != NULL)
+        SET(CURLOPT_PROXY, c->proxy);
 #undef SET
     return rc == CURLE_OK;
+}
+
+/* A header value must not carry CR, LF or other control bytes (header injection). */
+int qs_header_safe(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 32 || *s == 127)
+            return 0;
+    return 1;
+}
+
+/* (Re)builds the request headers into c->headers; the token goes only where asked. */
+int qs_build_headers(qs_client *c, int json_body, int with_token)
+{
+    struct curl_slist *h = NULL, *next;
+    curl_slist_free_all(c->headers);
+    c->headers = NULL;
+#define ADD(s) do { if ((next = curl_slist_append(h, (s))) == NULL) goto fail; h = next; } while (0)
+    ADD("Accept: application/json");
+    ADD("Expect:");
+    if (json_body)
+        ADD("Content-Type: application/json");
+    if (with_token && c->access_token != NULL) {
+        size_t n = strlen(QS_TOKEN_HEADER) + strlen(c->access_token) + 3;
+        char *line = malloc(n);
+        if (line == NULL)
+            goto fail;
+        snprintf(line, n, "%s: %s", QS_TOKEN_HEADER, c->access_token);
+        next = curl_slist_append(h, line);
+        memset(line, 0, n);
+        free(line);
+        if (next == NULL)
+            goto fail;
+        h = next;
+    }
+#undef ADD
+    c->headers = h;
+    return 1;
+fail:
+    curl_slist_free_all(h);
+    return 0;
 }
 
 static long to_ms(double seconds)
@@ -168,6 +174,56 @@ static long to_ms(double seconds)
     return (long)ms;
 }
 
+/* Hands the exchange to the easy handle: URL, headers, time left, method. */
+static void set_request(CURL *h, qs_client *c, qs_transfer *t, exchange *x, double remaining)
+{
+    curl_easy_setopt(h, CURLOPT_URL, t->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to_ms(remaining));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     to_ms(t->connect_timeout < remaining ? t->connect_timeout : remaining));
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, t->fresh ? 1L : 0L);
+    /* Downloads read in larger pieces (curl's own tool uses 100 KiB): a sixth
+       of the system calls of the 16 KiB default (bench/README.md). */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, t->sink != NULL ? QS_DOWNLOAD_BUFFER : (long)CURL_MAX_WRITE_SIZE);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+    if (strcmp(t->method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
+                         strcmp(t->method, "GET") == 0 ? NULL : t->method);
+    }
+}
+
+/* What the finished exchange left in the handle: status, whether the
+   request may have reached the server, redirect target, content type. */
+static void read_answer(CURL *h, qs_transfer *t)
+{
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t->status);
+    long request_size = 0;
+    curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
+    /* It provably never reached the server when no connection was made or
+       no byte of the request was written. */
+    t->sent = !(t->code == CURLE_COULDNT_RESOLVE_HOST ||
+                t->code == CURLE_COULDNT_RESOLVE_PROXY ||
+                t->code == CURLE_COULDNT_CONNECT ||
+                (t->code != CURLE_OK && request_size == 0 && t->status == 0));
+    if (t->code != CURLE_OK)
+        return;
+    char *info = NULL;
+    if (t->status >= 300 && t->status < 400 && curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &info) == CURLE_OK)
+        t->redirect = info;
+    info = NULL;
+    if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &info) == CURLE_OK)
+        t->content_type = info;
+}
+
+/* Performs one exchange on the client's easy handle, within t->deadline. */
 void qs_transfer_perform(qs_client *c, qs_transfer *t)
 {
     CURL *h = c->curl;
@@ -180,50 +236,15 @@ void qs_transfer_perform(qs_client *c, qs_transfer *t)
     t->written = 0;
     t->write_errno = 0;
     t->redirect = NULL;
+    t->content_type = NULL;
     c->errbuf[0] = '\0';
     if (remaining <= 0) {
         t->code = CURLE_OPERATION_TIMEDOUT;
         return;
     }
-
-    curl_easy_setopt(h, CURLOPT_URL, t->url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to_ms(remaining));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     to_ms(t->connect_timeout < remaining ? t->connect_timeout : remaining));
-    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, t->fresh ? 1L : 0L);
-    /* Downloads read in larger pieces (curl's own tool uses 100 KiB): a sixth
-       of the system calls of the 16 KiB default (bench/README.md). */
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, t->sink != NULL ? QS_DOWNLOAD_BUFFER : (long)CURL_MAX_WRITE_SIZE);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    if (strcmp(t->method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, t->body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
-    } else {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
-                         strcmp(t->method, "GET") == 0 ? NULL : t->method);
-    }
-
+    set_request(h, c, t, &x, remaining);
     t->code = curl_easy_perform(h);
-
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t->status);
-    long request_size = 0;
-    curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
-    /* It provably never reached the server when no connection was made or
-       no byte of the request was written. */
-    t->sent = !(t->code == CURLE_COULDNT_RESOLVE_HOST ||
-                t->code == CURLE_COULDNT_RESOLVE_PROXY ||
-                t->code == CURLE_COULDNT_CONNECT ||
-                (t->code != CURLE_OK && request_size == 0 && t->status == 0));
-    if (t->code == CURLE_OK && t->status >= 300 && t->status < 400) {
-        char *location = NULL;
-        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
-        t->redirect = location;
-    }
+    read_answer(h, t);
     /* Never leave pointers to this stack frame or the caller's body behind. */
     curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);

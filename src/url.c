@@ -1,7 +1,8 @@
 /*
- * url.c - building request URLs: percent-encoding of keys and query values,
- * the credentials of the query-string calls, and origin comparison for the
- * redirect and pagination policies.
+ * url.c - building requests' URLs: percent-encoding of keys and query values,
+ * the credentials of the calls that carry them (in the query string, or in
+ * the JSON body), and origin comparison for the redirect and pagination
+ * policies.
  */
 #include <string.h>
 #include <strings.h>
@@ -27,14 +28,6 @@ static void add_escaped(luaL_Buffer *b, const char *s, size_t len)
             luaL_addchar(b, hex[ch & 15]);
         }
     }
-}
-
-void qs_push_escaped(lua_State *L, const char *s, size_t len)
-{
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    add_escaped(&b, s, len);
-    luaL_pushresult(&b);
 }
 
 static void add_param(luaL_Buffer *b, int *first, const char *name, const char *value)
@@ -78,6 +71,17 @@ void qs_push_url(lua_State *L, qs_client *c, const char *path, const char *key,
             add_param(&b, &first, query[0], query[1]);
     add_client_params(&b, c, &first, with_credentials);
     luaL_pushresult(&b);
+}
+
+/* Pushes the table of a JSON body that carries the client's credentials
+   (QS_AUTH_BODY), with room for `more` fields of the call's own. */
+void qs_push_credentials(lua_State *L, qs_client *c, int more)
+{
+    lua_createtable(L, 0, 2 + more);
+    lua_pushstring(L, c->client_id);
+    lua_setfield(L, -2, "client_id");
+    lua_pushstring(L, c->client_secret);
+    lua_setfield(L, -2, "client_secret");
 }
 
 static int is_client_param(const char *p, size_t n)

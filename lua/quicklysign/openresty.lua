@@ -25,8 +25,8 @@ local openresty = {
   threads = threads,
 }
 
-local WEBHOOK_METHODS = { "create", "get", "list", "delete", "delete_by_entity", "logs", "ensure" }
-local PACK_METHODS = { "get", "download" }
+local WEBHOOK_METHODS = quicklysign.methods.webhooks   -- as the C core declares them
+local PACK_METHODS = quicklysign.methods.document_packs
 
 local function fail(fn, msg)
   error(format("bad argument #1 to '%s' (%s)", fn, msg), 3)

@@ -225,7 +225,7 @@ describe("callbacks.parse", function()
   describe("its errors", function()
     it("print kind, reason and message", function()
       local _, err = parse("[]")
-      assert.equal("quicklysign.callbacks parse error (not_object): the body must be a JSON object, got array",
+      assert.equal("quicklysign: parse error not_object: the body must be a JSON object, got array",
         tostring(err))
       assert.is_true(callbacks.is_error(err))
       assert.is_false(callbacks.is_error({ kind = "parse" }))

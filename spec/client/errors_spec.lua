@@ -43,7 +43,9 @@ describe("errors", function()
     assert.is_nil(wh)
     assert.is_true(quicklysign.is_error(err))
     assert.are.equal("api", err.kind)
+    assert.are.equal("api_error", err.reason)
     assert.are.equal(401, err.status)
+    assert.are.equal(401, err.http_status)
     assert.are.equal("unauthorised", err.code)
     assert.is_string(err.message)
     assert.is_table(err.errors)
@@ -62,6 +64,8 @@ describe("errors", function()
     local wh, err = c.webhooks:get("k")
     assert.is_nil(wh)
     assert.are.equal("network", err.kind)
+    assert.are.equal("connect_failed", err.reason)
+    assert.are.equal(7, err.curl_code)   -- CURLE_COULDNT_CONNECT
     assert.is_true(err.retryable)
     assert.are.equal(3, err.attempts)
     assert.is_nil(err.status)
@@ -86,6 +90,7 @@ describe("errors", function()
     local wh, err = c.webhooks:create{ entity_key = entity, callback = "http://127.0.0.1/cb" }
     assert.is_nil(wh)
     assert.are.equal("network", err.kind)
+    assert.are.equal("connection_lost", err.reason)
     assert.is_false(err.retryable)
     assert.are.equal(1, err.attempts)
     assert.are.equal(1, #emulator:requests("/v1/webhooks"))
@@ -97,6 +102,7 @@ describe("errors", function()
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
     assert.are.equal("timeout", err.kind)
+    assert.are.equal("timed_out", err.reason)
     assert.is_true(err.retryable)
     assert.are.equal(1, err.attempts)   -- no time was left for another
   end)
@@ -106,6 +112,7 @@ describe("errors", function()
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
     assert.are.equal("tls", err.kind)
+    assert.are.equal("tls_failed", err.reason)
     assert.is_false(err.retryable)
   end)
 
@@ -113,6 +120,7 @@ describe("errors", function()
     local untrusted = emulator.client{ base_url = emulator.tls_url }
     local _, err = untrusted.webhooks:list()
     assert.are.equal("tls", err.kind)
+    assert.are.equal("untrusted_certificate", err.reason)
     local trusted = emulator.client{ base_url = emulator.tls_url, ca_file = emulator.ca_file }
     local list, err2 = trusted.webhooks:list()
     assert.is_nil(err2)
@@ -126,6 +134,7 @@ describe("errors", function()
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
     assert.are.equal("http", err.kind)
+    assert.are.equal("http_status", err.reason)
     assert.are.equal(502, err.status)
     assert.is_true(err.retryable)
     assert.are.equal(3, err.attempts)
@@ -167,31 +176,37 @@ describe("errors", function()
     assert.are.equal(1, err.attempts)
   end)
 
-  it("decode: a 2xx answer that is not JSON", function()
+  it("protocol: a 2xx answer that is not JSON, with its real status", function()
     local c = emulator.client()
-    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = "{not json" }
-    local wh, err = c.webhooks:list()
-    assert.is_nil(wh)
-    assert.are.equal("decode", err.kind)
-    assert.are.equal(200, err.status)
+    for _, status in ipairs{ 200, 201 } do
+      emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = status, body = "{not json" }
+      local wh, err = c.webhooks:list()
+      assert.is_nil(wh)
+      assert.are.equal("protocol", err.kind)
+      assert.are.equal("not_json", err.reason)
+      assert.are.equal(status, err.status)
+      assert.are.equal(status, err.http_status)
+    end
   end)
 
-  it("decode: whatever cjson says of the text is the server's bad JSON, never a raise", function()
+  it("protocol: whatever cjson says of the text is the server's bad JSON, never a raise", function()
     local c = emulator.client()
     -- cjson refuses text with NUL bytes early on as "UTF-16 or UTF-32", in its own words
     emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = "H\0\0" }
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
-    assert.are.equal("decode", err.kind)
+    assert.are.equal("protocol", err.kind)
+    assert.are.equal("not_json", err.reason)
   end)
 
-  it("decode: a nesting bomb is refused without harm", function()
+  it("protocol: a nesting bomb is refused without harm", function()
     local c = emulator.client()
     emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
       body = string.rep("[", 100000) }
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
-    assert.are.equal("decode", err.kind)
+    assert.are.equal("protocol", err.kind)
+    assert.are.equal("not_json", err.reason)
   end)
 
   it("caps the size of an answer", function()
@@ -200,6 +215,7 @@ describe("errors", function()
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
     assert.are.equal("http", err.kind)
+    assert.are.equal("body_too_large", err.reason)
     assert.truthy(err.message:find("max_body_size", 1, true))
     assert.are.same({}, assert(c.webhooks:list()))   -- the client is still usable
   end)
@@ -243,5 +259,79 @@ describe("errors", function()
     local seen = emulator:requests("/v1/webhooks")
     assert.are.equal(5, #seen)
     for i = 2, 5 do assert.are.equal(seen[1].connection, seen[i].connection) end
+  end)
+end)
+
+describe("the error vocabulary", function()
+  local callbacks_errors = require "quicklysign.callbacks.errors"
+
+  it("gives every error a kind and a reason, each a word of quicklysign.reasons", function()
+    local c = emulator.client{ api_key = emulator.api_key, max_retries = 0 }
+    local dead = emulator.client{ base_url = closed_port_url(), max_retries = 0 }
+    local dir = os.tmpname()
+    local seen = {}
+    local function check(v, err)
+      assert.is_nil(v)
+      assert.is_true(quicklysign.is_error(err))
+      assert.is_string(err.kind)
+      assert.is_string(err.reason)
+      assert.are.equal(quicklysign.reasons[err.reason], err.kind, err.reason)
+      seen[err.reason] = true
+    end
+    check(dead.webhooks:list())
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 503, body = "busy" }
+    check(c.webhooks:list())
+    check(c.webhooks:get("no-such-webhook"))
+    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = "[1]" }
+    check(c.webhooks:list())
+    check(c.document_packs:download(emulator:create_pack().key, dir))   -- a file, not a folder
+    for _, reason in ipairs{ "connect_failed", "http_status", "api_error", "not_envelope", "cannot_create_folder" } do
+      assert.is_true(seen[reason], reason)
+    end
+    os.remove(dir)
+  end)
+
+  it("is listed whole in the README's error table, each reason with its kind", function()
+    local f = assert(io.open("README.md", "rb"))
+    local text = f:read("*a")
+    f:close()
+    local listed = {}
+    for reason, kind in text:gmatch("\n| `([%w_]+)` | `([%w_]+)` |") do listed[reason] = kind end
+    local n = 0
+    for reason, kind in pairs(quicklysign.reasons) do
+      n = n + 1
+      assert.are.equal(kind, listed[reason], "README.md lists no row `" .. reason .. "` | `" .. kind .. "`")
+    end
+    assert.truthy(n >= 20, n)
+  end)
+
+  it("has one tostring shape and one is_error for the client's errors and the callbacks'", function()
+    local cases = {
+      { kind = "auth", reason = "token_mismatch", message = "the token does not match", status = 403 },
+      { kind = "parse", reason = "not_json", message = "the body is not valid JSON:\nat 1" },
+      { kind = "api", reason = "api_error", code = "not_found", message = "No such webhook", status = 404,
+        method = "GET", url = "https://x/v1/webhooks/k" },
+      { kind = "io", reason = "cannot_write_file" },
+    }
+    for _, fields in ipairs(cases) do
+      local extra = {}
+      for k, v in pairs(fields) do extra[k] = v end
+      local from_callbacks = callbacks_errors.new(fields.kind, fields.reason, fields.message, extra)
+      local from_core = quicklysign.as_error(extra)
+      assert.are.equal(tostring(from_core), tostring(from_callbacks))
+      assert.truthy(tostring(from_core):find("^quicklysign: " .. fields.kind .. " error "), tostring(from_core))
+      assert.falsy(tostring(from_core):find("\n"))
+      assert.is_true(quicklysign.is_error(from_callbacks))
+      assert.is_true(quicklysign.is_error(from_core))
+      assert.is_true(callbacks_errors.is(from_core))
+      assert.is_true(callbacks_errors.is(from_callbacks))
+    end
+    assert.are.equal("quicklysign: auth error 403 token_mismatch: the token does not match",
+      tostring(callbacks_errors.new("auth", "token_mismatch", "the token does not match", { status = 403 })))
+    for _, v in ipairs{ {}, { kind = "api", reason = "api_error" }, "x", 1, true } do
+      assert.is_false(quicklysign.is_error(v))
+      assert.is_false(callbacks_errors.is(v))
+    end
+    assert.is_false(quicklysign.is_error(setmetatable({}, { __name = "something.else" })))
   end)
 end)

@@ -31,7 +31,8 @@ describe("a hostile server", function()
         emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = body }
         local wh, err = at_depth(pad, function() return c.webhooks:list() end)
         assert.is_nil(wh)
-        assert.are.equal("decode", err.kind)
+        assert.are.equal("protocol", err.kind)
+        assert.are.equal("not_envelope", err.reason)
         assert.truthy(err.message:find("not a QuicklySign envelope", 1, true))
       end
     end
@@ -46,7 +47,8 @@ describe("a hostile envelope", function()
         body = '{"status":{"status_code":' .. code .. '},"data":{"webhooks":[]}}' }
       local wh, err = c.webhooks:list()
       assert.is_nil(wh, code)
-      assert.are.equal("decode", err.kind, code)
+      assert.are.equal("protocol", err.kind, code)
+      assert.are.equal("not_envelope", err.reason, code)
       assert.are.equal(200, err.status, code)
     end
   end)
@@ -233,7 +235,7 @@ describe("an answer without the expected data", function()
     return '{"status":{"status_code":200},' .. extra .. '}'
   end
 
-  it("returns nil and a decode error", function()
+  it("returns nil and a protocol error", function()
     local c = emulator.client{ api_key = emulator.api_key, max_retries = 0 }
     local calls = {
       { "POST", "/v1/webhooks",
@@ -247,7 +249,9 @@ describe("an answer without the expected data", function()
       local v, err = call[3]()
       assert.is_nil(v, call[2])
       assert.is_true(quicklysign.is_error(err))
-      assert.are.equal("decode", err.kind)
+      assert.are.equal("protocol", err.kind)
+      assert.are.equal("missing_data", err.reason)
+      assert.are.equal(200, err.status)
       assert.truthy(err.message:find("^the answer has no data%."), err.message)
     end
   end)
@@ -272,12 +276,14 @@ describe("an answer without the expected data", function()
     emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200,
       body = envelope('"data":{"webhooks":[]},"pagination":{"next":"http://elsewhere.example/v1/webhooks"}') }
     local _, err3 = c.webhooks:list()
+    assert.are.equal("cross_origin_next", err3.reason)
     assert.truthy(err3.message:find("away from the API's origin", 1, true))
     assert.are.equal(base .. "/webhooks?client_id=" .. emulator.client_id .. "&client_secret=REDACTED", err3.url)
 
     emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 2, status = 200,
       body = envelope('"data":{"webhooks":[]},"pagination":{"next":"same"}') }
     local _, err4 = c.webhooks:list()
+    assert.are.equal("pagination_loop", err4.reason)
     assert.truthy(err4.message:find("repeats itself", 1, true))
     assert.are.equal(base .. "/webhooks?cursor=same&client_id=" .. emulator.client_id .. "&client_secret=REDACTED",
       err4.url)

@@ -60,6 +60,33 @@ describe("quicklysign.new", function()
     assert.has_error(function() quicklysign.new("id") end)
   end)
 
+  it("declares each option once: quicklysign.options, which the README's table lists", function()
+    local f = assert(io.open("README.md", "rb"))
+    local readme = f:read("*a")
+    f:close()
+    local section = assert(readme:match("Options of `quicklysign.new`(.-)\n###"))
+    local listed = {}
+    for first_column in section:gmatch("\n| ([^|]+) |") do
+      for name in first_column:gmatch("`([%w_]+)`") do listed[name] = true end
+    end
+    local declared = {}
+    for name, o in pairs(quicklysign.options) do
+      declared[name] = true
+      assert.is_string(o.type, name)
+      if o.type == "number" or o.type == "integer" then
+        assert.truthy(o.min <= o.default and o.default <= o.max, name)
+        local ok, err = pcall(new, { [name] = o.max + 1 })
+        assert.is_false(ok, name)
+        assert.truthy(err:find("option '" .. name .. "' must be between", 1, true), err)
+        assert.is_true(pcall(new, { [name] = o.max }), name)
+      end
+    end
+    assert.are.same(declared, listed)
+    assert.are.equal("QUICKLYSIGN_CLIENT_ID", quicklysign.options.client_id.env)
+    assert.is_true(quicklysign.options.client_id.required)
+    assert.are.equal(30, quicklysign.options.timeout.default)
+  end)
+
   it("never shows a secret in tostring or fields", function()
     local c = new{ api_key = "my_api_key_123", access_token = "tok_abcdef" }
     for _, s in ipairs{ tostring(c), tostring(c.webhooks), tostring(c.document_packs) } do
@@ -75,6 +102,29 @@ describe("quicklysign.new", function()
 
   it("protects its metatable", function()
     assert.are.equal("locked", getmetatable(new()))
+    assert.are.equal("locked", getmetatable(new().webhooks))
+    assert.are.equal("locked", getmetatable(new().document_packs))
+  end)
+
+  it("declares its methods once: quicklysign.methods, which openresty.client proxies", function()
+    local c = new()
+    assert.are.same({ "create", "get", "list", "delete", "delete_by_entity", "logs", "ensure" },
+      quicklysign.methods.webhooks)
+    assert.are.same({ "get", "download" }, quicklysign.methods.document_packs)
+    assert.are.same({ "close", "download", "last_response", "is_closed" }, quicklysign.methods.client)
+    for class, object in pairs{ client = c, webhooks = c.webhooks, document_packs = c.document_packs } do
+      for _, name in ipairs(quicklysign.methods[class]) do
+        assert.is_function(object[name], class .. "." .. name)
+      end
+    end
+    assert.truthy(tostring(c.webhooks):find("^quicklysign%.webhooks "), tostring(c.webhooks))
+    assert.truthy(tostring(c.document_packs):find("^quicklysign%.document_packs "), tostring(c.document_packs))
+    local proxy = require("quicklysign.openresty").client{ client_id = "id", client_secret = SECRET }
+    for _, class in ipairs{ "webhooks", "document_packs" } do
+      for _, name in ipairs(quicklysign.methods[class]) do
+        assert.is_function(proxy[class][name], "openresty proxy " .. class .. "." .. name)
+      end
+    end
   end)
 end)
 

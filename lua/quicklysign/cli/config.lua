@@ -113,8 +113,14 @@ function config.client(options, getenv, opts)
   return client
 end
 
--- Runs client method fn(...) and turns a raised misuse ("bad argument ...", which the CLI's own
--- checks should have caught) into a usage failure. Returns what fn returns.
+-- What a raised error of the client (an error object, kind "config") tells the user to do.
+local CONFIG_MESSAGES = {
+  no_token_source = "missing credentials: set " .. config.API_KEY,
+}
+
+-- Runs client method fn(...) and turns a raised misuse ("bad argument ...", Lua's own form for
+-- it, which the CLI's own checks should have caught) into a usage failure, and a raised error
+-- object into the failure its kind and reason say. Returns what fn returns.
 function config.call(flag_of_field, fn, ...)
   local result = { pcall(fn, ...) }
   if result[1] then return result[2], result[3] end
@@ -125,8 +131,9 @@ function config.call(flag_of_field, fn, ...)
     if field and flag_of_field[field] then text = flag_of_field[field] .. ": " .. rest end
     status.raise(status.USAGE, text)
   end
-  if type(raised) == "string" and find(raised, "need an access token", 1, true) then
-    status.raise(status.CONFIG, "missing credentials: set " .. config.API_KEY)
+  if type(raised) == "table" and raised.kind == "config" then
+    status.raise(status.for_api_error(raised),
+      CONFIG_MESSAGES[raised.reason] or tostring(raised.message or raised.reason))
   end
   error(raised, 0)
 end

@@ -50,9 +50,11 @@ function status.is_interrupt(value)
   return type(value) == "string" and find(value, "interrupted!$") ~= nil
 end
 
--- The exit code for an error returned by the client (nil, err).
+-- The exit code for an error of the client (returned as nil, err, or raised as an error object):
+-- from its kind, reason, status and retryable, never from its message.
 function status.for_api_error(err)
   if type(err) ~= "table" then return status.FAILED end
+  if err.kind == "config" then return status.CONFIG end   -- e.g. reason no_token_source
   if err.status == 404 then return status.NOT_FOUND end
   if err.status == 401 then return status.CONFIG end
   if err.retryable then return status.TEMPORARY end
