@@ -64,7 +64,10 @@ local function bench()
       if code == "200" then break end
       os.execute("sleep 0.1")
     end
-    assert(code == "200", path .. " answered " .. tostring(code))
+    if code ~= "200" then
+      local log = io.open(prefix .. "/logs/error.log")
+      error(path .. " answered " .. tostring(code) .. "; nginx's error log:\n" .. (log and log:read("a") or ""), 0)
+    end
   end
 
   -- warm-up: LuaJIT compiles the Lua locations' traces, nginx fills its pools

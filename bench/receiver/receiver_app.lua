@@ -23,7 +23,7 @@ local function with_inbox(name, url_var)
   return function()
     local h = handlers[name]
     if not h then
-      local box = assert(inbox.open(assert(os.getenv(url_var), url_var .. " is not set")))
+      local box = assert(inbox.open((assert(os.getenv(url_var), url_var .. " is not set"))))
       local r = openresty.callbacks.router{ token = TOKEN, inbox = box }
       h = openresty.handler(r)
       handlers[name] = h

@@ -12,8 +12,8 @@
 -- Needs LuaSQL's SQLite driver (Debian lua-sql-sqlite3; rock luasql-sqlite3).
 local errors = require "quicklysign.callbacks.errors"
 
-local type, tostring, tonumber, setmetatable, pcall, ipairs, floor =
-  type, tostring, tonumber, setmetatable, pcall, ipairs, math.floor
+local type, tostring, tonumber, setmetatable, pcall, ipairs, pairs, floor =
+  type, tostring, tonumber, setmetatable, pcall, ipairs, pairs, math.floor
 local format, find, concat = string.format, string.find, table.concat
 
 local sqlite = {
@@ -170,39 +170,80 @@ function sqlite.open(spec)
   return self
 end
 
-local function insert_one(self, now, item)
-  local once = item.once_key
-  if once ~= nil then
-    local found = self:_exec("SELECT id, state FROM quicklysign_inbox_jobs WHERE once_key = "
-      .. self:_str(once))[1]
-    if found then
-      if found.state == "retrying" then
-        self:_exec(format("UPDATE quicklysign_inbox_jobs SET run_at = %s, updated_at = %s WHERE id = %s",
-          num(now), num(now), found.id))
-      elseif found.state == "dead" then
-        self:_exec(format("UPDATE quicklysign_inbox_jobs SET state = 'queued', attempts = 0, run_at = %s, "
-          .. "updated_at = %s WHERE id = %s", num(now), num(now), found.id))
+-- Values of one new row, as SQL.
+local function row_values(self, now, item)
+  return format("(%s, %s, %s, %s, %s, 'queued', 0, %s, %s, %s)", self:_str(item.once_key), self:_str(item.body),
+    self:_str(item.event), self:_str(item.entity_key), self:_str(item.source or "callback"), num(now), num(now),
+    num(now))
+end
+
+-- The stored jobs of these once keys: { [key] = { id, state } }.
+function Store:_by_once_key(keys)
+  local found, list = {}, {}
+  for key in pairs(keys) do list[#list + 1] = self:_str(key) end
+  if #list == 0 then return found end
+  for _, row in ipairs(self:_exec("SELECT id, state, once_key FROM quicklysign_inbox_jobs WHERE once_key IN ("
+    .. concat(list, ",") .. ")")) do
+    found[row.once_key] = { id = tostring(floor(tonumber(row.id))), state = row.state }
+  end
+  return found
+end
+
+-- A repeat of a stored one-shot event: a job waiting for its retry runs now, a dead one is put back.
+function Store:_nudge(now, ids, state)
+  if #ids == 0 then return end
+  local set = state == "dead" and "state = 'queued', attempts = 0, " or ""
+  self:_exec(format("UPDATE quicklysign_inbox_jobs SET %srun_at = %s, updated_at = %s WHERE state = '%s' "
+    .. "AND id IN (%s)", set, num(now), num(now), state, concat(ids, ",")))
+end
+
+-- Stores a batch in a few statements whatever its size (one multi-row INSERT): the write lock
+-- is held (BEGIN IMMEDIATE), so the new rows take the ids after the largest one, in order.
+local function insert_all(self, now, items)
+  local keys = {}
+  for _, item in ipairs(items) do
+    if item.once_key then keys[item.once_key] = true end
+  end
+  local stored = self:_by_once_key(keys)
+  local results, values, fresh, nudge = {}, {}, {}, { retrying = {}, dead = {} }
+  for i, item in ipairs(items) do
+    local seen = item.once_key and stored[item.once_key]
+    if seen and seen.first then   -- the same once key earlier in this batch
+      results[i] = { first = seen.first }
+    elseif seen then
+      results[i] = { id = seen.id, state = "duplicate", was = seen.state }
+      if nudge[seen.state] and not seen.nudged then
+        seen.nudged = true
+        local list = nudge[seen.state]
+        list[#list + 1] = seen.id
       end
-      return { id = tostring(found.id), state = "duplicate", was = found.state }
+    else
+      if item.once_key then stored[item.once_key] = { first = i } end
+      values[#values + 1] = row_values(self, now, item)
+      fresh[#fresh + 1] = i
     end
   end
-  self:_exec(format("INSERT INTO quicklysign_inbox_jobs (once_key, body, event, entity_key, source, state, "
-    .. "attempts, run_at, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, 'queued', 0, %s, %s, %s)",
-    self:_str(once), self:_str(item.body), self:_str(item.event), self:_str(item.entity_key),
-    self:_str(item.source or "callback"), num(now), num(now), num(now)))
-  local id = self:_exec("SELECT last_insert_rowid() AS id")[1].id
-  return { id = tostring(floor(tonumber(id))), state = "queued" }
+  self:_nudge(now, nudge.retrying, "retrying")
+  self:_nudge(now, nudge.dead, "dead")
+  if #values > 0 then
+    local before = tonumber(self:_exec("SELECT COALESCE(MAX(id), 0) AS id FROM quicklysign_inbox_jobs")[1].id)
+    self:_exec("INSERT INTO quicklysign_inbox_jobs (once_key, body, event, entity_key, source, state, attempts, "
+      .. "run_at, created_at, updated_at) VALUES " .. concat(values, ","))
+    local rows = self:_exec(format("SELECT id FROM quicklysign_inbox_jobs WHERE id > %d ORDER BY id", before))
+    if #rows ~= #fresh then error({ sql_error = "stored " .. #rows .. " rows for " .. #fresh .. " callbacks" }, 0) end
+    for k, i in ipairs(fresh) do results[i] = { id = tostring(floor(tonumber(rows[k].id))), state = "queued" } end
+  end
+  for i, r in ipairs(results) do
+    if r.first then results[i] = { id = results[r.first].id, state = "duplicate", was = "queued" } end
+  end
+  return results
 end
 
 --- store:push_many(items) --> results | nil, err   (one transaction: all stored, or none)
 -- item: { body, event, entity_key, source, once_key }; result: { id, state = "queued" |
 -- "duplicate", was = the stored job's state for a duplicate }.
 function Store:push_many(items)
-  return self:_tx("store the callbacks", function(s, now)
-    local results = {}
-    for i, item in ipairs(items) do results[i] = insert_one(s, now, item) end
-    return results
-  end)
+  return self:_tx("store the callbacks", insert_all, items)
 end
 
 local function job_of(row)
