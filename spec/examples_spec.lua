@@ -40,6 +40,12 @@ describe("examples", function()
     assert.truthy(select(2, example("list")):find("^0 webhook%(s%)\n$"))
   end)
 
+  it("unsubscribe takes a webhook key that begins with '-' (keys may)", function()
+    local code, out, err = example("unsubscribe", "-no-such-webhook-key")
+    assert.are.equal(1, code, out .. err)
+    assert.truthy(err:find("404", 1, true), err)
+  end)
+
   it("downloads the final PDFs of a completed pack", function()
     local pack = emulator:create_pack{ name = "P", documents = { { name = "One" }, { name = "Two" } } }
     emulator:drive(pack.key, "complete")
