@@ -1,0 +1,76 @@
+package = "quicklysign"
+version = "0.2.0-1"
+source = {
+  url = "git+https://github.com/quicklysign-lua/quicklysign.git",
+  tag = "v0.2.0",
+}
+description = {
+  summary = "QuicklySign e-signature webhooks for Lua and OpenResty",
+  detailed = [[
+    A client for QuicklySign's webhooks and document packs (C core over
+    libcurl and lua-cjson), and pure-Lua helpers that receive, verify and
+    route QuicklySign's callbacks, in plain Lua or inside OpenResty. The
+    `quicklysign` command's `listen` also wants LuaSocket (optional).
+  ]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson >= 2.1.0",
+}
+-- Only the library is looked up: Debian keeps curl/curl.h in the multiarch
+-- include folder, which LuaRocks does not search but the compiler does.
+external_dependencies = {
+  CURL = { library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["quicklysign.core"] = {
+      sources = {
+        "src/api.c", "src/args.c", "src/client.c", "src/core.c", "src/document_packs.c",
+        "src/download.c", "src/error.c", "src/json.c", "src/retry.c", "src/transfer.c",
+        "src/url.c", "src/webhooks.c",
+      },
+      defines = {},
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "pthread" },
+    },
+    -- @lua-modules (kept in step with lua/ by scripts/check-rock)
+    ["quicklysign"] = "lua/quicklysign/init.lua",
+    ["quicklysign.callbacks"] = "lua/quicklysign/callbacks.lua",
+    ["quicklysign.callbacks.args"] = "lua/quicklysign/callbacks/args.lua",
+    ["quicklysign.callbacks.auth"] = "lua/quicklysign/callbacks/auth.lua",
+    ["quicklysign.callbacks.confirm"] = "lua/quicklysign/callbacks/confirm.lua",
+    ["quicklysign.callbacks.dedupe"] = "lua/quicklysign/callbacks/dedupe.lua",
+    ["quicklysign.callbacks.errors"] = "lua/quicklysign/callbacks/errors.lua",
+    ["quicklysign.callbacks.events"] = "lua/quicklysign/callbacks/events.lua",
+    ["quicklysign.callbacks.host"] = "lua/quicklysign/callbacks/host.lua",
+    ["quicklysign.callbacks.json"] = "lua/quicklysign/callbacks/json.lua",
+    ["quicklysign.callbacks.parse"] = "lua/quicklysign/callbacks/parse.lua",
+    ["quicklysign.callbacks.router"] = "lua/quicklysign/callbacks/router.lua",
+    ["quicklysign.callbacks.ttl_cache"] = "lua/quicklysign/callbacks/ttl_cache.lua",
+    ["quicklysign.callbacks.url"] = "lua/quicklysign/callbacks/url.lua",
+    ["quicklysign.openresty"] = "lua/quicklysign/openresty.lua",
+    ["quicklysign.openresty.worker"] = "lua/quicklysign/openresty/worker.lua",
+    ["quicklysign.cli"] = "lua/quicklysign/cli.lua",
+    ["quicklysign.cli.args"] = "lua/quicklysign/cli/args.lua",
+    ["quicklysign.cli.commands"] = "lua/quicklysign/cli/commands.lua",
+    ["quicklysign.cli.config"] = "lua/quicklysign/cli/config.lua",
+    ["quicklysign.cli.context"] = "lua/quicklysign/cli/context.lua",
+    ["quicklysign.cli.help"] = "lua/quicklysign/cli/help.lua",
+    ["quicklysign.cli.http_server"] = "lua/quicklysign/cli/http_server.lua",
+    ["quicklysign.cli.info"] = "lua/quicklysign/cli/info.lua",
+    ["quicklysign.cli.json"] = "lua/quicklysign/cli/json.lua",
+    ["quicklysign.cli.listen"] = "lua/quicklysign/cli/listen.lua",
+    ["quicklysign.cli.output"] = "lua/quicklysign/cli/output.lua",
+    ["quicklysign.cli.packs"] = "lua/quicklysign/cli/packs.lua",
+    ["quicklysign.cli.status"] = "lua/quicklysign/cli/status.lua",
+    ["quicklysign.cli.webhooks"] = "lua/quicklysign/cli/webhooks.lua",
+    -- @end
+  },
+  install = {
+    bin = { quicklysign = "bin/quicklysign" },
+  },
+}
