@@ -38,7 +38,7 @@ FUZZ_VG_OBJS  := $(patsubst src/%.c,build/fuzz/valgrind/obj/%.o,$(SOURCES))
 fuzz_included  = $(shell sed -n 's|^\#include "\.\./src/\(.*\)\.c"$$|\1|p' fuzz/$(1).c)
 
 .PHONY: all build env deps deps-check test demo bench check check-c check-lua check-valgrind \
-  check-asan check-fuzz asan fuzz-build fuzz-valgrind-build rock dist check-dist version clean help
+  check-asan check-fuzz asan fuzz-build fuzz-valgrind-build rock dist check-dist docs version clean help
 
 all: build
 
@@ -48,6 +48,7 @@ help:
 	@echo "make build   build quicklysign.core for every Lua into build/<flavour>/"
 	@echo "make env     print the exports that let lua5.4 use this checkout: eval \"\$$(make -s env)\""
 	@echo "make check   warnings as errors, cppcheck, luacheck, valgrind, ASan runs, fuzz seed replays"
+	@echo "make docs    the API reference (LDoc, config.ld) into build/docs/, any warning an error"
 	@echo "make dist    the source rock of this version into dist/, from the checkout, offline"
 	@echo "make check-dist  install that rock into fresh trees (every Lua) and run the examples"
 	@echo "make bench   run the benchmarks (bench/README.md)"
@@ -140,6 +141,12 @@ check-fuzz:
 
 rock:
 	luarocks make --deps-mode=none --tree .tree quicklysign-scm-1.rockspec
+
+# The API reference: config.ld lists the files; a warning (a broken reference, a bad tag) fails.
+docs:
+	@scripts/install-deps docs
+	ldoc --fatalwarnings --testing --quiet .
+	@echo "API reference: build/docs/index.html"
 
 # The source rock of $(VERSION), from HEAD, offline (scripts/make-dist says how).
 dist:
