@@ -38,7 +38,7 @@ FUZZ_VG_OBJS  := $(patsubst src/%.c,build/fuzz/valgrind/obj/%.o,$(SOURCES))
 fuzz_included  = $(shell sed -n 's|^\#include "\.\./src/\(.*\)\.c"$$|\1|p' fuzz/$(1).c)
 
 .PHONY: all build env deps deps-check test demo bench check check-c check-lua check-valgrind \
-  check-asan check-fuzz asan fuzz-build fuzz-valgrind-build rock dist check-dist docs version clean help
+  check-asan check-fuzz asan fuzz-build fuzz-valgrind-build rock dist check-dist docs completions version clean help
 
 all: build
 
@@ -141,6 +141,12 @@ check-fuzz:
 
 rock:
 	luarocks make --deps-mode=none --tree .tree quicklysign-scm-1.rockspec
+
+# The shell completion scripts the rock installs, from what `quicklysign completion` prints
+# (spec/cli/tty_spec.lua fails when they differ).
+completions: build
+	LUA_PATH='$(CURDIR)/lua/?.lua;;' LUA_CPATH='$(CURDIR)/build/lua5.4/?.so;;' lua5.4 bin/quicklysign completion bash >completions/quicklysign.bash
+	LUA_PATH='$(CURDIR)/lua/?.lua;;' LUA_CPATH='$(CURDIR)/build/lua5.4/?.so;;' lua5.4 bin/quicklysign completion zsh >completions/_quicklysign
 
 # The API reference: config.ld lists the files; a warning (a broken reference, a bad tag) fails.
 docs:

@@ -12,6 +12,7 @@ description = {
     route QuicklySign's callbacks, in plain Lua or inside OpenResty. The
     `quicklysign` command's `listen` also wants LuaSocket (optional).
   ]],
+  homepage = "https://github.com/quicklysign-lua/quicklysign",
   license = "MIT",
 }
 dependencies = {
@@ -57,20 +58,31 @@ build = {
     ["quicklysign.cli"] = "lua/quicklysign/cli.lua",
     ["quicklysign.cli.args"] = "lua/quicklysign/cli/args.lua",
     ["quicklysign.cli.commands"] = "lua/quicklysign/cli/commands.lua",
+    ["quicklysign.cli.completion"] = "lua/quicklysign/cli/completion.lua",
     ["quicklysign.cli.config"] = "lua/quicklysign/cli/config.lua",
     ["quicklysign.cli.context"] = "lua/quicklysign/cli/context.lua",
     ["quicklysign.cli.help"] = "lua/quicklysign/cli/help.lua",
+    ["quicklysign.cli.http_client"] = "lua/quicklysign/cli/http_client.lua",
     ["quicklysign.cli.http_server"] = "lua/quicklysign/cli/http_server.lua",
     ["quicklysign.cli.info"] = "lua/quicklysign/cli/info.lua",
     ["quicklysign.cli.json"] = "lua/quicklysign/cli/json.lua",
     ["quicklysign.cli.listen"] = "lua/quicklysign/cli/listen.lua",
+    ["quicklysign.cli.loop"] = "lua/quicklysign/cli/loop.lua",
     ["quicklysign.cli.output"] = "lua/quicklysign/cli/output.lua",
     ["quicklysign.cli.packs"] = "lua/quicklysign/cli/packs.lua",
     ["quicklysign.cli.status"] = "lua/quicklysign/cli/status.lua",
+    ["quicklysign.cli.suggest"] = "lua/quicklysign/cli/suggest.lua",
+    ["quicklysign.cli.terminal"] = "lua/quicklysign/cli/terminal.lua",
+    ["quicklysign.cli.trigger"] = "lua/quicklysign/cli/trigger.lua",
     ["quicklysign.cli.webhooks"] = "lua/quicklysign/cli/webhooks.lua",
     -- @end
   },
   install = {
     bin = { quicklysign = "bin/quicklysign" },
+    -- shell completion: <tree>/lib/luarocks/rocks-<v>/quicklysign/<version>/conf/
+    conf = {
+      ["quicklysign.bash"] = "completions/quicklysign.bash",
+      ["_quicklysign"] = "completions/_quicklysign",
+    },
   },
 }

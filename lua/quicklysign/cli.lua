@@ -4,9 +4,12 @@
 --   args.lua      the option parser        commands.lua  the command tree and its help text
 --   help.lua      rendering help            context.lua   what a command runs with
 --   config.lua    client from environment   status.lua    exit codes and failures
---   output.lua    lines, tables, dates      json.lua      --json text
---   webhooks.lua  packs.lua  info.lua       the commands
+--   output.lua    lines, tables, masking    json.lua      --json text
+--   terminal.lua  is stdout one, its width  suggest.lua   "did you mean"
+--   webhooks.lua  packs.lua  info.lua       the commands; trigger.lua drives the emulator
 --   listen.lua    the callback receiver     http_server.lua  its HTTP/1.1 reader and writer
+--   loop.lua      connections at once       http_client.lua  --forward-to and trigger's requests
+--   completion.lua  bash and zsh completion
 local args = require "quicklysign.cli.args"
 local commands = require "quicklysign.cli.commands"
 local config = require "quicklysign.cli.config"
@@ -14,6 +17,7 @@ local context = require "quicklysign.cli.context"
 local help = require "quicklysign.cli.help"
 local output = require "quicklysign.cli.output"
 local status = require "quicklysign.cli.status"
+local terminal = require "quicklysign.cli.terminal"
 
 local type, tostring, xpcall, pcall, ipairs = type, tostring, xpcall, pcall, ipairs
 local concat, traceback = table.concat, debug.traceback
@@ -36,7 +40,7 @@ local function run_help(out, root, words)
   for _, word in ipairs(words) do
     local child = args.child(node, word)
     if not child then
-      return usage_failure(out, { message = "no help for unknown command '" .. word .. "'", path = path })
+      return usage_failure(out, { message = "no help: " .. args.unknown_command(node, path, word), path = path })
     end
     node = child
     path[#path + 1] = word
@@ -85,6 +89,8 @@ local function main(argv, host)
     stdout = host.stdout, stderr = host.stderr,
     json = options.json, quiet = options.quiet,
     secrets = config.secrets(getenv),
+    wide = options.wide, show_secrets = options.show_secrets,
+    terminal = terminal.new(getenv, host.isatty),
   }
   if not parsed then return usage_failure(out, perr) end
 
@@ -96,7 +102,9 @@ local function main(argv, host)
     out:print(help.text(root, node, parsed.path))
     return status.OK
   end
-  local ok, verr = args.validate(parsed)
+  if options.version then node = args.child(root, "version") end
+  local ok, verr = true, nil
+  if not options.version then ok, verr = args.validate(parsed) end
   if not ok then
     if #parsed.path == 0 then
       -- a bare `quicklysign`: the overview is what a person wants to see
@@ -115,7 +123,8 @@ local function main(argv, host)
   return report(out, getenv, result, parsed.path)
 end
 
--- cli.main(argv [, host]) -> exit code. host = {stdout=, stderr=, getenv=} for embedding.
+-- cli.main(argv [, host]) -> exit code. host = {stdout=, stderr=, getenv=, isatty=} for
+-- embedding (isatty(): whether stdout is a terminal; by default asked of the system).
 function cli.main(argv, host)
   host = host or {}
   local ok, code = pcall(main, argv or {}, host)

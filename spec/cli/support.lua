@@ -15,7 +15,7 @@ support.bin = support.root .. "/bin/quicklysign"
 -- Every variable the command reads; each run starts with none of them set.
 support.VARS = {
   "QUICKLYSIGN_CLIENT_ID", "QUICKLYSIGN_CLIENT_SECRET", "QUICKLYSIGN_API_KEY",
-  "QUICKLYSIGN_BASE_URL", "QUICKLYSIGN_ENVIRONMENT", "QUICKLYSIGN_LISTEN_TOKEN", "QUICKLYSIGN_DEBUG",
+  "QUICKLYSIGN_BASE_URL", "QUICKLYSIGN_ENVIRONMENT", "QUICKLYSIGN_LISTEN_TOKEN", "QUICKLYSIGN_DEBUG", "COLUMNS",
 }
 
 --- The emulator's credentials and address, as the environment of a run.
