@@ -28,7 +28,7 @@ describe("the installed rock", function()
 
   it("runs `quicklysign` from <tree>/bin with no search paths set", function()
     local quicklysign = require "quicklysign"
-    local code, out, err = sh(quote(tree .. "/bin/quicklysign") .. " version")
+    local code, out, err = sh(quote(tree .. "/bin/quicklysign") .. " --version")
     assert.are.equal(0, code, out .. err)
     assert.truthy(out:find("quicklysign " .. quicklysign.version, 1, true), out)
   end)
@@ -52,6 +52,17 @@ describe("the installed rock", function()
     os.execute("rm -rf " .. quote(decoy))
     assert.are.equal(0, code, out .. err)
     assert.truthy(out:find("Usage: quicklysign", 1, true))
+  end)
+
+  it("installs the bash and zsh completion scripts", function()
+    local conf = ("%s/lib/luarocks/rocks-%s/quicklysign/scm-1/conf/"):format(tree, rock.lua_version)
+    for _, name in ipairs{ "quicklysign.bash", "_quicklysign" } do
+      local f = io.open(conf .. name, "rb")
+      assert.truthy(f, conf .. name .. " is missing")
+      local text = f:read("*a")
+      f:close()
+      assert.truthy(text:find("__complete", 1, true))
+    end
   end)
 
   it("talks to the API with the installed C module", function()
