@@ -1,15 +1,20 @@
--- quicklysign.cli: the `quicklysign` command. main(argv) parses the line, shows help or runs the
--- command, and returns the exit code; it never raises and never calls os.exit (bin/quicklysign
--- does). Each job lives in cli/:
---   args.lua      the option parser        commands.lua  the command tree and its help text
---   help.lua      rendering help            context.lua   what a command runs with
---   config.lua    client from environment   status.lua    exit codes and failures
---   output.lua    lines, tables, masking    json.lua      --json text
---   terminal.lua  is stdout one, its width  suggest.lua   "did you mean"
---   webhooks.lua  packs.lua  info.lua       the commands; trigger.lua drives the emulator
---   listen.lua    the callback receiver     http_server.lua  its HTTP/1.1 reader and writer
---   loop.lua      connections at once       http_client.lua  --forward-to and trigger's requests
---   completion.lua  bash and zsh completion
+--- The `quicklysign` command as a function: `require("quicklysign.cli").main(argv)`.
+-- `main` parses the line, shows help or runs the command, and returns the exit code; it never
+-- raises and never calls `os.exit` (bin/quicklysign does). The commands themselves are described
+-- in the README and by `quicklysign --help`.
+--
+-- Each job lives in cli/:
+--
+--     args.lua      the option parser        commands.lua  the command tree and its help text
+--     help.lua      rendering help            context.lua   what a command runs with
+--     config.lua    client from environment   status.lua    exit codes and failures
+--     output.lua    lines, tables, masking    json.lua      --json text
+--     terminal.lua  is stdout one, its width  suggest.lua   "did you mean"
+--     webhooks.lua  packs.lua  info.lua       the commands; trigger.lua drives the emulator
+--     listen.lua    the callback receiver     http_server.lua  its HTTP/1.1 reader and writer
+--     loop.lua      connections at once       http_client.lua  --forward-to and trigger's requests
+--     completion.lua  bash and zsh completion
+-- @module quicklysign.cli
 local args = require "quicklysign.cli.args"
 local commands = require "quicklysign.cli.commands"
 local config = require "quicklysign.cli.config"
@@ -123,8 +128,13 @@ local function main(argv, host)
   return report(out, getenv, result, parsed.path)
 end
 
--- cli.main(argv [, host]) -> exit code. host = {stdout=, stderr=, getenv=, isatty=} for
--- embedding (isatty(): whether stdout is a terminal; by default asked of the system).
+--- Runs the command line `argv` and returns its exit code (0 success, 1 failed, 2 usage,
+-- 3 configuration, 4 not found, 5 temporary, 130 interrupted; see `quicklysign --help`).
+-- @tparam {string,...} argv the words after `quicklysign`
+-- @tparam[opt] table host for embedding: `stdout`, `stderr` (file handles), `getenv`
+-- (function), `isatty` (function: whether stdout is a terminal; by default asked of the system)
+-- @treturn integer the exit code
+-- @usage os.exit(require("quicklysign.cli").main{ "webhooks", "list", "--json" })
 function cli.main(argv, host)
   host = host or {}
   local ok, code = pcall(main, argv or {}, host)
