@@ -206,27 +206,32 @@ function Output:fit_width()
   return self.terminal:width()
 end
 
--- Column widths that fit `limit`: the widest of the columns that may be cut (`cut = true`)
--- gives up a column at a time, down to output.MIN_CUT (or its title), until the line fits.
+-- Column widths that fit `limit`. Columns that may be cut (`cut = 1`, or `true`: keys, first;
+-- `cut = 2`: URLs and text, after them) give up a column at a time, the widest of the lowest
+-- level first, down to their `min` (output.MIN_CUT, and never below the title), until the line fits.
 local function fit(widths, specs, limit)
   local total = 2 * (#widths - 1)
   for _, w in ipairs(widths) do total = total + w end
-  while limit and total > limit do
-    local widest
-    for c, spec in ipairs(specs) do
-      local floor_w = output.MIN_CUT > width(spec.title) and output.MIN_CUT or width(spec.title)
-      if spec.cut and widths[c] > floor_w and (not widest or widths[c] > widths[widest]) then widest = c end
+  for level = 1, 2 do
+    while limit and total > limit do
+      local widest
+      for c, spec in ipairs(specs) do
+        local lv = spec.cut == true and 1 or spec.cut
+        local least = spec.min or output.MIN_CUT
+        if least < width(spec.title) then least = width(spec.title) end
+        if lv == level and widths[c] > least and (not widest or widths[c] > widths[widest]) then widest = c end
+      end
+      if not widest then break end
+      widths[widest] = widths[widest] - 1
+      total = total - 1
     end
-    if not widest then break end
-    widths[widest] = widths[widest] - 1
-    total = total - 1
   end
   return widths
 end
 
 -- A table with a header line; cells are cleaned, columns two spaces apart, no trailing blanks.
--- columns: titles, or { title = "KEY", cut = true } for columns whose values may be cut with
--- "…" to fit the terminal (keys, URLs, log text). Returns whether anything was cut.
+-- columns: titles, or { title = "KEY", cut = 1 | 2, min = N } for columns whose values may be
+-- cut with "…" to fit the terminal (see fit). Returns whether anything was cut.
 function Output:table(columns, rows)
   local specs, widths, cells = {}, {}, {}
   for c, col in ipairs(columns) do

@@ -96,8 +96,8 @@ function webhooks.list(ctx)
     ctx.options.entity and { entity_key = ctx.options.entity } or nil)
   if not list then return ctx:fail(err) end
   out:list(list, { key = "key", empty = "no webhooks",
-    columns = { { title = "KEY", cut = true }, { title = "ENTITY", cut = true }, { title = "CALLBACK", cut = true },
-      "CREATED" },
+    columns = { { title = "KEY", cut = 1, min = 12 }, { title = "ENTITY", cut = 1, min = 12 },
+      { title = "CALLBACK", cut = 2 }, "CREATED" },
     row = function(wh) return { wh.key, wh.entity_key, wh.callback, iso(wh.date_created) } end })
   return status.OK
 end
@@ -127,8 +127,8 @@ end
 -- The columns of the callback log, and an entry's row in them.
 local function log_columns(entity)
   local columns = { { title = "CREATED", width = 24 }, { title = "EVENT", width = 24 } }
-  if entity then columns[#columns + 1] = { title = "WEBHOOK", cut = true, width = 16 } end
-  columns[#columns + 1] = { title = "LOG", cut = true }
+  if entity then columns[#columns + 1] = { title = "WEBHOOK", cut = 1, min = 12, width = 16 } end
+  columns[#columns + 1] = { title = "LOG", cut = 2 }
   return columns
 end
 
