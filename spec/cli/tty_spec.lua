@@ -37,9 +37,11 @@ end
 describe("quicklysign on a terminal", function()
   it("cuts a table to the terminal's width, with … where a value was cut", function()
     local entity = three_webhooks()
+    local sessions = {}
+    finally(function() for _, s in ipairs(sessions) do s:close() end end)   -- one finally per test
     for _, width in ipairs{ 80, 120 } do
       local s = tty.start(in_session({ "webhooks", "list", "--entity", entity }, support.creds()), { width = width })
-      finally(function() s:close() end)
+      sessions[#sessions + 1] = s
       local screen = assert(s:wait_for("[exit 0]"), s:screen())
       local rows = 0
       for _, line in ipairs(lines_of(s:screen(true))) do
