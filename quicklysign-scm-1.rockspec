@@ -13,6 +13,7 @@ description = {
     inbox (SQLite, or Redis through lua-resty-redis) makes every callback
     answered 200 get its work done, whatever fails afterwards.
   ]],
+  homepage = "https://github.com/quicklysign-lua/quicklysign",
   license = "MIT",
 }
 -- luasql-sqlite3 is the durable inbox's embedded store (the default). Optional, not
@@ -79,20 +80,32 @@ build = {
     ["quicklysign.cli"] = "lua/quicklysign/cli.lua",
     ["quicklysign.cli.args"] = "lua/quicklysign/cli/args.lua",
     ["quicklysign.cli.commands"] = "lua/quicklysign/cli/commands.lua",
+    ["quicklysign.cli.completion"] = "lua/quicklysign/cli/completion.lua",
     ["quicklysign.cli.config"] = "lua/quicklysign/cli/config.lua",
     ["quicklysign.cli.context"] = "lua/quicklysign/cli/context.lua",
     ["quicklysign.cli.help"] = "lua/quicklysign/cli/help.lua",
+    ["quicklysign.cli.http_client"] = "lua/quicklysign/cli/http_client.lua",
     ["quicklysign.cli.http_server"] = "lua/quicklysign/cli/http_server.lua",
+    ["quicklysign.cli.inbox"] = "lua/quicklysign/cli/inbox.lua",
     ["quicklysign.cli.info"] = "lua/quicklysign/cli/info.lua",
     ["quicklysign.cli.json"] = "lua/quicklysign/cli/json.lua",
     ["quicklysign.cli.listen"] = "lua/quicklysign/cli/listen.lua",
+    ["quicklysign.cli.loop"] = "lua/quicklysign/cli/loop.lua",
     ["quicklysign.cli.output"] = "lua/quicklysign/cli/output.lua",
     ["quicklysign.cli.packs"] = "lua/quicklysign/cli/packs.lua",
     ["quicklysign.cli.status"] = "lua/quicklysign/cli/status.lua",
+    ["quicklysign.cli.suggest"] = "lua/quicklysign/cli/suggest.lua",
+    ["quicklysign.cli.terminal"] = "lua/quicklysign/cli/terminal.lua",
+    ["quicklysign.cli.trigger"] = "lua/quicklysign/cli/trigger.lua",
     ["quicklysign.cli.webhooks"] = "lua/quicklysign/cli/webhooks.lua",
     -- @end
   },
   install = {
     bin = { quicklysign = "bin/quicklysign" },
+    -- shell completion: <tree>/lib/luarocks/rocks-<v>/quicklysign/<version>/conf/
+    conf = {
+      ["quicklysign.bash"] = "completions/quicklysign.bash",
+      ["_quicklysign"] = "completions/_quicklysign",
+    },
   },
 }

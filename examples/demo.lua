@@ -72,8 +72,10 @@ end
 -- 1. A document pack, as the QuicklySign web app would make it.
 local pack = admin:create_pack{
   name = "Employment contract",
-  signatories = { { name = "Ada Lovelace", email = "ada@example.com" }, { name = "Charles Babbage", email = "cb@example.com" } },
-  documents = { { name = "Contract" }, { name = "Annex A: Salary" }, { name = "Annex B: NDA", pdf_bytes = 2 * 1024 * 1024 } },
+  signatories = { { name = "Ada Lovelace", email = "ada@example.com" },
+    { name = "Charles Babbage", email = "cb@example.com" } },
+  documents = { { name = "Contract" }, { name = "Annex A: Salary" },
+    { name = "Annex B: NDA", pdf_bytes = 2 * 1024 * 1024 } },
 }
 say("pack %s %q with %d documents", short(pack.key), pack.document_pack_name, #pack.documents)
 

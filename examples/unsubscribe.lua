@@ -7,7 +7,7 @@ local client = quicklysign.new{}
 local ok, err
 if arg[1] == "--pack" and arg[2] then
   ok, err = client.webhooks:delete_by_entity(arg[2])
-elseif arg[1] and arg[1]:sub(1, 1) ~= "-" then
+elseif arg[1] and arg[1] ~= "--pack" and not arg[2] then   -- a key may begin with "-"
   ok, err = client.webhooks:delete(arg[1])
 else
   io.stderr:write("usage: unsubscribe.lua WEBHOOK_KEY | --pack PACK_KEY\n")

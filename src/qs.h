@@ -32,7 +32,7 @@
 
 #include "compat.h"
 
-#define QS_VERSION "0.1.0"
+#define QS_VERSION "0.2.0"
 
 /* Registry and metatable names. */
 #define QS_CLIENT_MT   "quicklysign.client"

@@ -1,13 +1,21 @@
--- quicklysign.cli: the `quicklysign` command. main(argv) parses the line, shows help or runs the
--- command, and returns the exit code; it never raises and never calls os.exit (bin/quicklysign
--- does). Each job lives in cli/:
---   args.lua      the option parser        commands.lua  the command tree and its help text
---   help.lua      rendering help            context.lua   what a command runs with
---   config.lua    client from environment   status.lua    exit codes and failures
---   output.lua    lines, tables, dates      json.lua      --json text
---   webhooks.lua  packs.lua  info.lua       the commands
---   inbox.lua     worker, inbox, reconcile  (the durable inbox)
---   listen.lua    the callback receiver     http_server.lua  its HTTP/1.1 reader and writer
+--- The `quicklysign` command as a function: `require("quicklysign.cli").main(argv)`.
+-- `main` parses the line, shows help or runs the command, and returns the exit code; it never
+-- raises and never calls `os.exit` (bin/quicklysign does). The commands themselves are described
+-- in the README and by `quicklysign --help`.
+--
+-- Each job lives in cli/:
+--
+--     args.lua      the option parser        commands.lua  the command tree and its help text
+--     help.lua      rendering help            context.lua   what a command runs with
+--     config.lua    client from environment   status.lua    exit codes and failures
+--     output.lua    lines, tables, masking    json.lua      --json text
+--     terminal.lua  is stdout one, its width  suggest.lua   "did you mean"
+--     webhooks.lua  packs.lua  info.lua       the commands; trigger.lua drives the emulator
+--     inbox.lua     worker, inbox, reconcile  (the durable inbox)
+--     listen.lua    the callback receiver     http_server.lua  its HTTP/1.1 reader and writer
+--     loop.lua      connections at once       http_client.lua  --forward-to and trigger's requests
+--     completion.lua  bash and zsh completion
+-- @module quicklysign.cli
 local args = require "quicklysign.cli.args"
 local commands = require "quicklysign.cli.commands"
 local config = require "quicklysign.cli.config"
@@ -15,6 +23,7 @@ local context = require "quicklysign.cli.context"
 local help = require "quicklysign.cli.help"
 local output = require "quicklysign.cli.output"
 local status = require "quicklysign.cli.status"
+local terminal = require "quicklysign.cli.terminal"
 
 local type, tostring, xpcall, pcall, ipairs = type, tostring, xpcall, pcall, ipairs
 local concat, traceback = table.concat, debug.traceback
@@ -37,7 +46,7 @@ local function run_help(out, root, words)
   for _, word in ipairs(words) do
     local child = args.child(node, word)
     if not child then
-      return usage_failure(out, { message = "no help for unknown command '" .. word .. "'", path = path })
+      return usage_failure(out, { message = "no help: " .. args.unknown_command(node, path, word), path = path })
     end
     node = child
     path[#path + 1] = word
@@ -86,6 +95,8 @@ local function main(argv, host)
     stdout = host.stdout, stderr = host.stderr,
     json = options.json, quiet = options.quiet,
     secrets = config.secrets(getenv),
+    wide = options.wide, show_secrets = options.show_secrets,
+    terminal = terminal.new(getenv, host.isatty),
   }
   if not parsed then return usage_failure(out, perr) end
 
@@ -97,7 +108,9 @@ local function main(argv, host)
     out:print(help.text(root, node, parsed.path))
     return status.OK
   end
-  local ok, verr = args.validate(parsed)
+  if options.version then node = args.child(root, "version") end
+  local ok, verr = true, nil
+  if not options.version then ok, verr = args.validate(parsed) end
   if not ok then
     if #parsed.path == 0 then
       -- a bare `quicklysign`: the overview is what a person wants to see
@@ -116,7 +129,13 @@ local function main(argv, host)
   return report(out, getenv, result, parsed.path)
 end
 
--- cli.main(argv [, host]) -> exit code. host = {stdout=, stderr=, getenv=} for embedding.
+--- Runs the command line `argv` and returns its exit code (0 success, 1 failed, 2 usage,
+-- 3 configuration, 4 not found, 5 temporary, 130 interrupted; see `quicklysign --help`).
+-- @tparam {string,...} argv the words after `quicklysign`
+-- @tparam[opt] table host for embedding: `stdout`, `stderr` (file handles), `getenv`
+-- (function), `isatty` (function: whether stdout is a terminal; by default asked of the system)
+-- @treturn integer the exit code
+-- @usage os.exit(require("quicklysign.cli").main{ "webhooks", "list", "--json" })
 function cli.main(argv, host)
   host = host or {}
   local ok, code = pcall(main, argv or {}, host)

@@ -1,26 +1,89 @@
---- quicklysign: QuicklySign's webhooks and document packs, from Lua.
--- The client lives in the C core (`quicklysign.core`); receiving callbacks is
--- in `quicklysign.callbacks` (pure Lua) and `quicklysign.openresty`.
+--- QuicklySign's webhooks and document packs, from Lua: `require "quicklysign"`.
+--
+-- The client lives in the C core (`quicklysign.core`, over libcurl and lua-cjson); this module
+-- is its public face. Receiving callbacks is in `quicklysign.callbacks` (pure Lua) and, inside
+-- nginx, `quicklysign.openresty`.
+--
+--     local quicklysign = require "quicklysign"
+--     local client = quicklysign.new{ client_id = ID, client_secret = SECRET }
+--     local webhook, err = client.webhooks:ensure{ entity_key = PACK, callback = URL }
+--     if not webhook then error(tostring(err)) end
+--
+-- Failures of the network, of HTTP or of the API return `nil, err` (see `quicklysign.core.error`);
+-- misuse raises, naming the argument.
+-- @module quicklysign
+-- @see quicklysign.core
 local core = require "quicklysign.core"
 
 local quicklysign = {
-  --- quicklysign.new{client_id=, client_secret=, ...} --> client (see README)
+  --- Makes a client. Every option is optional but the credentials; an unknown option raises.
+  -- Credentials, the environment, the base URL and the API key default to the environment
+  -- variables `QUICKLYSIGN_CLIENT_ID`, `QUICKLYSIGN_CLIENT_SECRET`, `QUICKLYSIGN_ENVIRONMENT`,
+  -- `QUICKLYSIGN_BASE_URL` and `QUICKLYSIGN_API_KEY` (an empty variable counts as unset).
+  -- @function new
+  -- @tparam[opt] table opts the options:
+  --
+  -- - `client_id`, `client_secret` (string): the application's credentials (required);
+  -- - `environment` (string): `"sandbox"` (default) or `"production"`, see `environments`;
+  -- - `base_url` (string): any `http(s)` base, e.g. the emulator's `http://127.0.0.1:8089/v1`;
+  --   wins over `environment`;
+  -- - `api_key` (string): mints the access tokens that document pack calls need; or
+  --   `access_token` (string), a token of your own;
+  -- - `timeout` (number, 30): seconds for the **whole** call, retries and pages included;
+  -- - `connect_timeout` (number, 10): seconds for each connection;
+  -- - `download_timeout` (number, 300): seconds for one download;
+  -- - `max_retries` (integer 0..10, 2): retries of transient failures;
+  -- - `retry_base_delay` (number, 0.25): the first backoff step, doubling and jittered, at most 8 s;
+  -- - `max_retry_delay` (number, 30): the longest wait honoured; a longer `Retry-After` ends the call;
+  -- - `max_body_size` (integer, 8 MiB): larger answers fail (downloads stream and are not capped);
+  -- - `ca_file`, `proxy`, `user_agent` (string): TLS trust anchors, a proxy URL, the User-Agent;
+  -- - `on_warning` (function): `on_warning(warning, response)` for warnings that come with a success;
+  -- - `allow_insecure_callbacks` (boolean): allow `http://` callback URLs (default: only when the
+  --   base URL itself is plain http, as the emulator's is);
+  -- - `always_use_http_status_code_200` (boolean): ask the API to answer HTTP 200 always.
+  -- @treturn quicklysign.core.client the client
+  -- @raise `bad argument #1 to 'new' (...)` naming the option, when an option is missing,
+  -- unknown or of the wrong type
+  -- @usage local client <close> = quicklysign.new{ base_url = "http://127.0.0.1:8089/v1",
+  --   client_id = "qs_test_client_id", client_secret = "qs_test_client_secret" }
   new = core.new,
-  --- true when v is an error of quicklysign: a failed call's, or a callback's refusal
+
+  --- Whether a value is an error of quicklysign: a failed call's, or a callback's refusal.
+  -- @function is_error
+  -- @param v any value
+  -- @treturn boolean
   is_error = core.is_error,
-  --- gives a plain table (an error that crossed from another Lua state) the error metatable
+
+  --- Gives a plain table the error metatable, so that `tostring` and `is_error` work on it.
+  -- Errors that crossed from another Lua state (an nginx worker thread, see
+  -- `quicklysign.openresty`) come back as plain tables.
+  -- @function as_error
+  -- @tparam table t an error's fields (`kind`, `status`, `message`, ...)
+  -- @treturn table `t` itself, now an error object
   as_error = core.as_error,
-  --- the error vocabulary: { [reason] = kind } for every reason an error of the client can have
+
+  --- The error vocabulary: `{ [reason] = kind }` for every reason an error of the client can have.
+  -- @table reasons
   reasons = core.reasons,
-  --- the methods of each class, declared once in the core: { client = {...}, webhooks = {...},
-  -- document_packs = {...} } (names in declaration order)
+
+  --- The methods of each class, declared once in the core: `{ client = {...}, webhooks = {...},
+  -- document_packs = {...} }` (names in declaration order).
+  -- @table methods
   methods = core.methods,
-  --- the options of new, declared once in the core: { [name] = { type =, env =, default =,
-  -- min =, max =, required = } }
+
+  --- The options of `new`, declared once in the core: `{ [name] = { type =, env =, default =,
+  -- min =, max =, required = } }`.
+  -- @table options
   options = core.options,
+
+  --- The version of quicklysign, e.g. `"0.2.0"` (semantic versioning).
   version = core.version,
+
+  --- The version text of the libcurl quicklysign runs on, e.g. `"libcurl/7.88.1 OpenSSL/3.0.11 ..."`.
   curl_version = core.curl_version,
-  --- base URLs by environment name
+
+  --- The base URL of each environment: `environments.sandbox` and `environments.production`.
+  -- @table environments
   environments = core.environments,
 }
 

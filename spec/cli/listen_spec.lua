@@ -57,7 +57,9 @@ describe("quicklysign listen --once", function()
     local h, port = start{ "--once" }
     local banner = h:stderr()
     assert.truthy(banner:find("ready on http://127.0.0.1:" .. port .. "/", 1, true), banner)
-    assert.truthy(banner:find("--callback 'http://127.0.0.1:" .. port .. "/?token=" .. TOKEN .. "'", 1, true), banner)
+    -- the token given with --token is masked in the banner
+    assert.truthy(banner:find("--callback 'http://127.0.0.1:" .. port .. "/?token=****'", 1, true), banner)
+    assert.falsy(banner:find(TOKEN, 1, true), banner)
 
     local status, headers, body = support.post(port, path_with_token(),
       support.callback("entity_updated", "pack-key-1", "webhook-key-1"))
@@ -181,6 +183,16 @@ describe("quicklysign listen", function()
     assert.are.equal(200, (support.post(port, path_with_token(TOKEN .. "-env"),
       support.callback("entity_updated", "a", "b"))))
     assert.are.equal(0, h:wait(10))
+    -- the banner names the variable, for the shell to fill in, never the token
+    local banner = h:stderr()
+    assert.truthy(banner:find('--callback "http://127.0.0.1:' .. port .. '/?token=$QUICKLYSIGN_LISTEN_TOKEN"', 1, true),
+      banner)
+    assert.falsy(banner:find(TOKEN, 1, true), banner)
+  end)
+
+  it("prints the token in the banner with --show-secrets", function()
+    local h, port = start{ "--show-secrets" }
+    assert.truthy(h:stderr():find("--callback 'http://127.0.0.1:" .. port .. "/?token=" .. TOKEN .. "'", 1, true))
   end)
 
   it("serves a --path of its own", function()

@@ -102,12 +102,33 @@ describe("quicklysign usage errors", function()
     assert.truthy(r.stderr:find("Usage: quicklysign", 1, true))
   end)
 
-  it("refuses an unknown command", function()
-    assert_usage_error(run{ "webhook" }, "unknown command 'webhook'", "")
+  it("refuses an unknown command, suggesting the one meant", function()
+    assert_usage_error(run{ "webhook" }, "unknown command 'webhook'. Did you mean 'webhooks'?", "")
+    assert_usage_error(run{ "lsten" }, "unknown command 'lsten'. Did you mean 'listen'?", "")
+    assert_usage_error(run{ "pcks" }, "unknown command 'pcks'. Did you mean 'packs'?", "")
+    local r = run{ "frobnicate" }
+    assert_usage_error(r, "unknown command 'frobnicate'", "")
+    assert.falsy(r.stderr:find("Did you mean", 1, true), r.stderr)
+    -- commands for scripts are never suggested
+    assert.falsy(run{ "__complet" }.stderr:find("__complete", 1, true))
   end)
 
-  it("refuses an unknown subcommand", function()
+  it("refuses an unknown subcommand, suggesting the one meant", function()
     assert_usage_error(run{ "webhooks", "remove" }, "unknown command 'remove' for 'webhooks'", "webhooks ")
+    assert_usage_error(run{ "webhooks", "lst" }, "unknown command 'lst' for 'webhooks'. Did you mean 'list'?",
+      "webhooks ")
+    assert_usage_error(run{ "webhooks", "delet", "k" }, "Did you mean 'delete'?", "webhooks ")
+    assert_usage_error(run{ "webhooks", "l" }, "unknown command 'l' for 'webhooks'", "webhooks ")
+    assert_usage_error(run{ "help", "webhooks", "lst" }, "Did you mean 'list'?", "webhooks ")
+  end)
+
+  it("suggests the option meant, among those of the command", function()
+    assert_usage_error(run{ "webhooks", "list", "--entitty", "x" },
+      "unknown option --entitty. Did you mean '--entity'?", "webhooks list ")
+    assert_usage_error(run{ "webhooks", "logs", "--folow" }, "Did you mean '--follow'?", "webhooks logs ")
+    assert_usage_error(run{ "--jsno", "webhooks", "list" }, "Did you mean '--json'?", "")
+    -- --follow belongs to logs only
+    assert.falsy(run{ "webhooks", "list", "--folow" }.stderr:find("--follow", 1, true))
   end)
 
   it("refuses a group without its subcommand", function()
@@ -271,6 +292,19 @@ describe("quicklysign configuration errors", function()
     local r = qs({ "webhooks", "list", "--json", "--base-url", emulator.base_url },
       { QUICKLYSIGN_BASE_URL = "http://127.0.0.1:9/v1" })
     assert.are.equal(0, r.code, r.stderr)
+  end)
+end)
+
+describe("quicklysign --version", function()
+  it("prints what 'version' prints, anywhere on the line, as -v too", function()
+    local want = run{ "version" }
+    assert.are.equal(0, want.code)
+    for _, argv in ipairs{ { "--version" }, { "-v" }, { "webhooks", "list", "--version" } } do
+      local r = run(argv)
+      assert.are.equal(0, r.code, r.stderr)
+      assert.are.equal(want.stdout, r.stdout)
+    end
+    assert.are.equal(run{ "version", "--json" }.stdout, run{ "--version", "--json" }.stdout)
   end)
 end)
 

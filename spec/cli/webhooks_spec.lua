@@ -9,6 +9,7 @@ local qs = support.qs
 before_each(function() emulator:reset() end)
 
 local CALLBACK = "https://app.example.com/quicklysign?token=abc"
+local MASKED = "https://app.example.com/quicklysign?token=****"   -- as printed without --show-secrets
 
 local function ok(r)
   assert.are.equal(0, r.code, "exit " .. tostring(r.code) .. ": " .. r.stderr .. r.stdout)
@@ -33,7 +34,7 @@ describe("quicklysign webhooks create", function()
     local key = field(r.stdout, "key")
     assert.truthy(key and #key >= 50, r.stdout)
     assert.are.equal(entity, field(r.stdout, "entity"))
-    assert.are.equal(CALLBACK, field(r.stdout, "callback"))
+    assert.are.equal(MASKED, field(r.stdout, "callback"))
     assert.truthy(field(r.stdout, "created"):find(support.ISO), r.stdout)
     assert.truthy(field(r.stdout, "updated"):find(support.ISO), r.stdout)
     local got = assert(emulator.client().webhooks:get(key))
@@ -42,7 +43,7 @@ describe("quicklysign webhooks create", function()
 
   it("prints the webhook as one JSON document with --json, fractional timestamps intact", function()
     local entity = emulator.new_entity()
-    local r = ok(qs{ "--json", "webhooks", "create", "--entity", entity, "--callback", CALLBACK })
+    local r = ok(qs{ "--json", "--show-secrets", "webhooks", "create", "--entity", entity, "--callback", CALLBACK })
     assert.are.equal(1, #support.lines(r.stdout))
     local wh = support.json(r.stdout)
     assert.are.equal(entity, wh.entity_key)
@@ -111,7 +112,7 @@ describe("quicklysign webhooks get", function()
     local wh = create(entity)
     local r = ok(qs{ "webhooks", "get", wh.key })
     assert.are.equal(wh.key, field(r.stdout, "key"))
-    assert.are.equal(CALLBACK, field(r.stdout, "callback"))
+    assert.are.equal(MASKED, field(r.stdout, "callback"))
     assert.are.same(wh, support.json(ok(qs{ "webhooks", "get", wh.key, "--json" }).stdout))
   end)
 

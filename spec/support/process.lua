@@ -21,10 +21,11 @@ end
 -- argv: array of words (quoted here); env: table of variables to set (false unsets).
 function process.run(argv, env, stdin)
   local out, err, code_file = os.tmpname(), os.tmpname(), os.tmpname()
-  local words = {}
-  for name, value in pairs(env or {}) do
-    words[#words + 1] = value == false and ("-u " .. name) or (name .. "=" .. quote(value))
+  local words, sets = {}, {}
+  for name, value in pairs(env or {}) do   -- env wants its -u options before any NAME=value
+    if value == false then words[#words + 1] = "-u " .. name else sets[#sets + 1] = name .. "=" .. quote(value) end
   end
+  for _, w in ipairs(sets) do words[#words + 1] = w end
   local cmd = {}
   for i, w in ipairs(argv) do cmd[i] = quote(w) end
   local input = stdin and ("printf '%s' " .. quote(stdin) .. " |") or ""

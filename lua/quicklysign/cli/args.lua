@@ -12,6 +12,8 @@
 -- argument, so the API's keys (50 to 120 URL-safe characters, which may begin with "-" or "--")
 -- need no quoting. An option's value is refused only when it is itself an option of the
 -- command ("--entity --json" forgot the key). "--" ends the options.
+local suggest = require "quicklysign.cli.suggest"
+
 local type, ipairs, tonumber, tostring = type, ipairs, tonumber, tostring
 local match, gsub, format, concat, floor =
   string.match, string.gsub, string.format, table.concat, math.floor
@@ -44,6 +46,24 @@ function args.child(node, name)
     if child.name == name then return child end
   end
   return nil
+end
+
+-- The names of node's subcommands that people see (hidden ones, for scripts, are left out).
+function args.visible_children(node)
+  local names = {}
+  for _, child in ipairs(node.commands or {}) do
+    if not child.hidden then names[#names + 1] = child.name end
+  end
+  return names
+end
+
+-- The message for a word that names no subcommand of node, with what it was likely meant to be.
+function args.unknown_command(node, path, word)
+  local where = #path > 0 and format(" for '%s'", concat(path, " ")) or ""
+  -- a typo is short; a long word is more likely a key or a secret pasted in the wrong place
+  if #word > args.MAX_NAME then return format("unknown command (a %d-character word)%s", #word, where) end
+  local hint = suggest.phrase(word, args.visible_children(node))
+  return format("unknown command '%s'%s", word, where) .. (hint ~= "" and ("." .. hint) or "")
 end
 
 -- Names people try for credentials; the answer says where credentials come from instead.
@@ -87,9 +107,10 @@ end
 -- Only what the words say is checked here; args.validate checks what must be there.
 function args.parse(argv, root)
   local node, path = root, {}
-  local long, short = {}, {}
+  local long, short, names = {}, {}, {}
   local function bring_into_scope(n)
     for _, spec in ipairs(n.options or {}) do
+      if not long[spec.name] then names[#names + 1] = spec.name end
       long[spec.name] = spec
       if spec.short then short[spec.short] = spec end
     end
@@ -124,7 +145,8 @@ function args.parse(argv, root)
           return usage_error(node, path, format("option %s does not exist: credentials are read only "
             .. "from the environment (set %s), never from the command line", shown, env))
         end
-        return usage_error(node, path, format("unknown option %s", shown))
+        local hint = match(word, "^%-%-") and suggest.phrase(name, names, "--") or ""
+        return usage_error(node, path, format("unknown option %s", shown) .. (hint ~= "" and ("." .. hint) or ""))
       end
       local key = key_of(spec)
       if not spec.value then
@@ -153,12 +175,7 @@ function args.parse(argv, root)
       end
     elseif node.commands and #positional == 0 then
       local child = args.child(node, word)
-      if child == nil then
-        local where = #path > 0 and format(" for '%s'", concat(path, " ")) or ""
-        -- a typo is short; a long word is more likely a key or a secret pasted in the wrong place
-        local shown = #word <= args.MAX_NAME and ("'" .. word .. "'") or format("(a %d-character word)", #word)
-        return usage_error(node, path, format("unknown command %s%s", shown, where))
-      end
+      if child == nil then return usage_error(node, path, args.unknown_command(node, path, word)) end
       node = child
       path[#path + 1] = word
       bring_into_scope(child)
@@ -186,7 +203,8 @@ function args.validate(result)
   if #result.args < required then
     return usage_error(node, path, format("missing argument %s", specs[#result.args + 1].name))
   end
-  if #result.args > #specs then
+  local repeated = #specs > 0 and specs[#specs].repeated
+  if #result.args > #specs and not repeated then
     -- arguments are echoed only by position: a misplaced secret must not reach the terminal
     return usage_error(node, path, format("unexpected argument #%d (this command takes %s)",
       #specs + 1, #specs == 0 and "no arguments" or ("at most " .. #specs)))

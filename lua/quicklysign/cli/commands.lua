@@ -1,6 +1,13 @@
 -- The command tree: names, options, arguments and help text of every command, and which module
--- runs it. Nothing is loaded until a command runs, so `help`, usage errors and `listen` work
--- without the C module, and `listen` is the only command that needs LuaSocket.
+-- runs it. Nothing is loaded until a command runs, so `help`, usage errors, completion and
+-- `listen` work without the C module; `listen` and `trigger` need LuaSocket.
+--
+-- To add a command: write its module in cli/ (a function taking the context, see context.lua,
+-- and returning an exit code), describe it here as a node (name, summary, usage, description,
+-- options, args, run = handler("quicklysign.cli.<module>", "<function>")), and list it in
+-- root.commands at the end of this file, or in a group's `commands`. Help, "did you mean",
+-- shell completion and the specs that walk the tree pick it up from there; nothing else needs
+-- registering. A node with `hidden = true` works but is left out of help and completion.
 local require = require
 
 local function handler(module, fn)
@@ -23,7 +30,10 @@ local root = {
       help = "seconds one API call may take, retries included (default 30)" },
     { name = "json", help = "machine-readable output: one JSON document per result on stdout" },
     { name = "quiet", short = "q", help = "print only keys (or file paths), one per line; no notices" },
+    { name = "wide", help = "tables as wide as their contents (default: cut to the terminal's width)" },
+    { name = "show-secrets", help = "print callback URLs with their tokens (default: masked)" },
     { name = "help", short = "h", help = "show help for the command it follows" },
+    { name = "version", short = "v", help = "print the version and exit" },
   },
   environment = {
     { "QUICKLYSIGN_CLIENT_ID", "your application's client id (every API command)" },
@@ -33,6 +43,7 @@ local root = {
     { "QUICKLYSIGN_ENVIRONMENT", "sandbox (default) or production" },
     { "QUICKLYSIGN_LISTEN_TOKEN", "default for listen --token" },
     { "QUICKLYSIGN_INBOX", "default for --inbox (worker, inbox, reconcile)" },
+    { "COLUMNS", "the width tables are cut to (default: the terminal's, when output is one)" },
   },
   notes = {
     "Keys are arguments even when they begin with '-' or '--'; after a '--' argument",
@@ -111,14 +122,19 @@ local webhooks = {
     {
       name = "logs",
       summary = "show the callbacks QuicklySign sent",
-      usage = "quicklysign webhooks logs (--entity KEY | --webhook KEY)",
+      usage = "quicklysign webhooks logs (--entity KEY | --webhook KEY) [--follow [--interval S]]",
       description = {
         "Lists the callback log: each delivery QuicklySign attempted, with its event and",
-        "outcome, for one document pack or one webhook.",
+        "outcome, for one document pack or one webhook. With --follow it keeps asking for the",
+        "log and prints each new entry as it appears (--json: one object per line) until",
+        "Ctrl-C.",
       },
       options = {
         { name = "entity", value = "KEY", help = "the deliveries for this document pack" },
         { name = "webhook", value = "KEY", help = "the deliveries of this webhook" },
+        { name = "follow", short = "f", help = "keep polling and print new entries as they appear" },
+        { name = "interval", value = "S", type = "number", min = 0.1, max = 3600,
+          help = "seconds between two polls with --follow (default 2)" },
       },
       run = handler("quicklysign.cli.webhooks", "logs"),
     },
@@ -163,12 +179,16 @@ local packs = {
 local listen = {
   name = "listen",
   summary = "receive callbacks locally and print them as they arrive",
-  usage = "quicklysign listen [--host H] [--port N] [--path P] [--token T] [--download DIR] [--once]",
+  usage = "quicklysign listen [--host H] [--port N] [--path P] [--token T] [--forward-to URL] "
+    .. "[--download DIR] [--once]",
   description = {
     "Runs a small HTTP receiver and prints a line per callback: time, event, entity key,",
     "webhook key (--json: one JSON object per line). Well-formed callbacks are answered",
     "200; a wrong token 403, a wrong path 404, anything else the status the callbacks",
     "library gives (405, 413, 415, 400...). Prints the URL to subscribe with at start.",
+    "With --forward-to, each accepted callback is POSTed, as received, to URL (your own",
+    "receiver), its answer is printed and passed back to QuicklySign, so that a failure",
+    "there is retried as it would be in production. Serves many connections at once.",
     "QuicklySign itself only calls https URLs: put an https tunnel in front of it, or",
     "subscribe it on the local emulator. Needs LuaSocket. Stop it with Ctrl-C (exit 130).",
   },
@@ -179,6 +199,8 @@ local listen = {
     { name = "path", value = "P", help = "the only path callbacks are accepted on (default /)" },
     { name = "token", value = "T",
       help = "require ?token=T on callbacks, 16+ characters (default $QUICKLYSIGN_LISTEN_TOKEN)" },
+    { name = "forward-to", value = "URL",
+      help = "POST each accepted callback to this http:// URL and answer with its status" },
     { name = "download", value = "DIR",
       help = "on final_document_generated, download the pack's PDFs to DIR/<pack key>/" },
     { name = "once", help = "exit after the first accepted callback" },
@@ -262,6 +284,48 @@ local reconcile = {
   run = handler("quicklysign.cli.inbox", "reconcile"),
 }
 
+local trigger = {
+  name = "trigger",
+  summary = "make the local emulator send a real event for a pack",
+  usage = "quicklysign trigger EVENT --entity KEY",
+  description = {
+    "Drives the document pack KEY in the local emulator (its /_emulator endpoints) so that",
+    "it fires EVENT, delivered like any other to every webhook of the pack: entity_updated",
+    "(an update), document_status_changed (send, the next signature, or completion) or",
+    "final_document_generated (completion, which also sends document_status_changed).",
+    "Works against the emulator only (--base-url or QUICKLYSIGN_BASE_URL, plain http):",
+    "QuicklySign's own API has no way to drive a pack. Needs LuaSocket.",
+  },
+  args = { { name = "EVENT", help = "entity_updated, document_status_changed or final_document_generated",
+    choices = { "entity_updated", "document_status_changed", "final_document_generated" } } },
+  options = { { name = "entity", value = "KEY", required = true, help = "the emulator's document pack to drive" } },
+  run = handler("quicklysign.cli.trigger", "run"),
+}
+
+local completion = {
+  name = "completion",
+  summary = "print the shell completion script for bash or zsh",
+  usage = "quicklysign completion (bash | zsh)",
+  description = {
+    "Prints the completion script of SHELL. Load it in the current shell with",
+    "'source <(quicklysign completion bash)' (zsh: 'source <(quicklysign completion zsh)'),",
+    "or from your shell's startup file. The rock also installs both scripts.",
+  },
+  args = { { name = "SHELL", help = "bash or zsh", choices = { "bash", "zsh" } } },
+  run = handler("quicklysign.cli.completion", "script"),
+}
+
+-- What the completion scripts call: the candidates for the word being completed.
+local complete = {
+  name = "__complete",
+  hidden = true,
+  summary = "completion candidates (used by the completion scripts)",
+  usage = "quicklysign __complete -- WORD...",
+  description = { "Prints the candidates for the last WORD, one per line." },
+  args = { { name = "WORD", optional = true, repeated = true, help = "the words of the line so far" } },
+  run = handler("quicklysign.cli.completion", "complete"),
+}
+
 local version = {
   name = "version",
   summary = "print the version",
@@ -282,6 +346,7 @@ local help = {
   -- run by cli.lua, which knows the tree
 }
 
-root.commands = { webhooks, packs, listen, worker, inbox, reconcile, version, help }
+root.commands = { webhooks, packs, listen, worker, inbox, reconcile, trigger, completion, version, help,
+  complete }
 
 return { root = root }

@@ -58,7 +58,8 @@ end
 local function command_rows(node, prefix, rows)
   for _, child in ipairs(node.commands or {}) do
     local name = prefix and (prefix .. " " .. child.name) or child.name
-    if child.commands then
+    if child.hidden then   -- luacheck: ignore 542 (for scripts: not listed)
+    elseif child.commands then
       command_rows(child, name, rows)
     else
       rows[#rows + 1] = { name, child.summary }

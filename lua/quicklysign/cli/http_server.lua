@@ -1,14 +1,15 @@
--- A small, strict HTTP/1.1 server on LuaSocket for `quicklysign listen`: one connection at a
--- time, one request per connection, every answer "Connection: close".
+-- A small, strict HTTP/1.1 server on LuaSocket for `quicklysign listen`: one request per
+-- connection, every answer "Connection: close", many connections at once (each one a task of
+-- loop.lua: every read and write that would block waits there, never here).
 --
 -- The reader bounds everything a client controls: the request line and each header line
 -- (MAX_LINE), the header block (MAX_HEADER_BYTES, MAX_HEADERS), the body (max_body, announced by
 -- Content-Length, which POST must carry), and the time the whole request may take
--- (READ_TIMEOUT, a deadline, not a per-read timeout, so a client trickling bytes cannot hold the
--- only connection slot). Chunked bodies are not supported: they get 411, as does a POST with no
--- length; a request with both Transfer-Encoding and Content-Length gets 400 (the classic
--- smuggling ambiguity).
+-- (READ_TIMEOUT, a deadline, not a per-read timeout, so a client trickling bytes is cut off).
+-- Chunked bodies are not supported: they get 411, as does a POST with no length; a request with
+-- both Transfer-Encoding and Content-Length gets 400 (the classic smuggling ambiguity).
 local socket = require "socket"
+local loop = require "quicklysign.cli.loop"
 
 local type, tonumber, tostring, pairs, ipairs, setmetatable =
   type, tonumber, tostring, pairs, ipairs, setmetatable
@@ -61,11 +62,13 @@ function http_server.open(host, port, backlog)
   return setmetatable({ sock = sock, host = host, port = tonumber(real_port) }, Server)
 end
 
--- Waits up to `wait` seconds for a connection: conn, or nil and "timeout" (or another error).
--- Short waits keep the caller's loop turning, which is where Ctrl-C is noticed.
-function Server:accept(wait)
-  self.sock:settimeout(wait)
-  return self.sock:accept()
+-- The next connection, non-blocking, or nil and "timeout" (or another error) when none is
+-- waiting. A task waits for one with loop.wait(server.sock, "r").
+function Server:accept()
+  self.sock:settimeout(0)
+  local conn, err = self.sock:accept()
+  if conn then conn:settimeout(0) end
+  return conn, err
 end
 
 function Server:close()
@@ -75,15 +78,32 @@ end
 ---------------------------------------------------------------------------------------------
 -- reading a request
 
+-- conn:receive(n), waiting in the loop for data until the deadline. Returns data, or nil and
+-- "timeout" | "closed" | another error, and what had arrived.
+local function receive(conn, n, deadline)
+  local parts, got = {}, 0
+  while got < n do
+    local data, err, partial = conn:receive(n - got)
+    data = data or partial
+    if data and #data > 0 then
+      parts[#parts + 1] = data
+      got = got + #data
+    end
+    if got >= n then break end
+    if err ~= "timeout" then return nil, err, concat(parts) end
+    if not loop.wait(conn, "r", deadline) then return nil, "timeout", concat(parts) end
+  end
+  return concat(parts)
+end
+http_server.receive = receive
+
 -- Reads one line (CRLF or LF) of at most `limit` bytes before the deadline.
 -- Returns line, or nil and "timeout" | "closed" | "too_long".
 local function read_line(conn, deadline, limit)
   local chars, n = {}, 0
   while true do
-    local remaining = deadline - gettime()
-    if remaining <= 0 then return nil, "timeout" end
-    conn:settimeout(remaining)
-    local c, err = conn:receive(1) -- byte by byte: luasocket's "*l" has no length limit
+    if gettime() >= deadline then return nil, "timeout" end
+    local c, err = receive(conn, 1, deadline) -- byte by byte: luasocket's "*l" has no length limit
     if not c then return nil, err end
     if c == "\n" then
       if chars[n] == "\r" then chars[n] = nil end
@@ -97,24 +117,25 @@ end
 
 -- Reads exactly n bytes before the deadline: data, or nil and "timeout" | "closed".
 local function read_exactly(conn, deadline, n)
-  local parts, got = {}, 0
-  while got < n do
-    local remaining = deadline - gettime()
-    if remaining <= 0 then return nil, "timeout" end
-    conn:settimeout(remaining)
-    local data, err, partial = conn:receive(n - got)
-    data = data or partial
-    if data and #data > 0 then
-      parts[#parts + 1] = data
-      got = got + #data
-    end
-    if err then
-      if got >= n then break end
-      if err ~= "timeout" then return nil, err end
-    end
-  end
-  return concat(parts)
+  local data, err = receive(conn, n, deadline)
+  if not data then return nil, err end
+  return data
 end
+
+-- Sends all of data before the deadline: true, or nil and the socket's error.
+local function send(conn, data, deadline)
+  local sent = 0
+  while sent < #data do
+    local last, err, partial = conn:send(data, sent + 1)
+    last = last or partial
+    if last then sent = last end
+    if sent >= #data then break end
+    if err and err ~= "timeout" then return nil, err end
+    if not loop.wait(conn, "w", deadline) then return nil, "timeout" end
+  end
+  return true
+end
+http_server.send = send
 
 -- Splits the request target into path and query (origin-form, or absolute-form by a proxy).
 local function split_target(target)
@@ -217,8 +238,7 @@ function http_server.read_request(conn, opts)
 
   local expect = headers.expect
   if type(expect) == "string" and lower(expect) == "100-continue" and length > 0 then
-    conn:settimeout(http_server.WRITE_TIMEOUT)
-    conn:send("HTTP/1.1 100 Continue\r\n\r\n")
+    send(conn, "HTTP/1.1 100 Continue\r\n\r\n", gettime() + http_server.WRITE_TIMEOUT)
   end
   if length > 0 then
     local body
@@ -260,18 +280,7 @@ function http_server.respond(conn, status, body, headers, method)
   lines[#lines + 1] = "Connection: close"
   local data = concat(lines, "\r\n") .. "\r\n\r\n" .. ((method == "HEAD") and "" or body)
 
-  local deadline = gettime() + http_server.WRITE_TIMEOUT
-  local sent = 0
-  while sent < #data do
-    local remaining = deadline - gettime()
-    if remaining <= 0 then return nil, "timeout" end
-    conn:settimeout(remaining)
-    local last, err, partial = conn:send(data, sent + 1)
-    last = last or partial
-    if last then sent = last end
-    if err and err ~= "timeout" then return nil, err end
-  end
-  return true
+  return send(conn, data, gettime() + http_server.WRITE_TIMEOUT)
 end
 
 -- Closes the connection. When the request was not read to its end, half-closes first and
@@ -282,14 +291,15 @@ function http_server.finish(conn, unread)
     conn:shutdown("send")
     local deadline = gettime() + http_server.DRAIN_TIMEOUT
     local drained = 0
-    while drained < http_server.DRAIN_BYTES do
-      local remaining = deadline - gettime()
-      if remaining <= 0 then break end
-      conn:settimeout(remaining)
+    while drained < http_server.DRAIN_BYTES and gettime() < deadline do
       local data, err, partial = conn:receive(4096)
       data = data or partial
       drained = drained + (data and #data or 0)
-      if err == "closed" or (err and err ~= "timeout") then break end
+      if err == "timeout" then
+        if not loop.wait(conn, "r", deadline) then break end
+      elseif err then
+        break
+      end
     end
   end
   conn:close()

@@ -1,14 +1,19 @@
--- quicklysign listen: a local receiver that prints each callback as it arrives.
+-- quicklysign listen: a local receiver that prints each callback as it arrives, and with
+-- --forward-to hands it on to the developer's own receiver.
 --
--- The HTTP side is http_server.lua; what a callback is and what to answer is decided by
--- quicklysign.callbacks' router, exactly as in an application, so the two never disagree. The
--- router's handler only records the event: the answer goes out and the connection closes first,
--- then the event is printed and, with --download, the pack's PDFs are fetched.
+-- The HTTP side is http_server.lua, and each connection is a task of loop.lua, so that many are
+-- served at once and a stalled client holds up nobody. What a callback is and what to answer is
+-- decided by quicklysign.callbacks' router, exactly as in an application, so the two never
+-- disagree. With --forward-to, an accepted callback is POSTed as it came (body, Content-Type,
+-- User-Agent) to the URL, and the sender gets the receiver's answer: QuicklySign resends until it
+-- gets a 200, so a receiver that fails is retried as it would be in production (listen never
+-- answers 200 for work that was not done). --download fetches the final PDFs once answered.
 local output = require "quicklysign.cli.output"
 local status = require "quicklysign.cli.status"
 
-local pcall, require, type, tostring, ipairs, error = pcall, require, type, tostring, ipairs, error
-local format, find, sub, lower = string.format, string.find, string.sub, string.lower
+local pcall, require, type, tostring, ipairs, error, floor = pcall, require, type, tostring, ipairs, error,
+  math.floor
+local format, find, sub, lower, rep = string.format, string.find, string.sub, string.lower, string.rep
 
 local listen = {
   DEFAULT_HOST = "127.0.0.1",
@@ -19,6 +24,9 @@ local listen = {
   MAX_BODY = 64 * 1024,    -- the same limit for the HTTP reader and the router
   ACCEPT_WAIT = 0.5,       -- seconds between two looks at Ctrl-C while idle
   MAX_KEY = 200,           -- an entity key used as a folder name: [A-Za-z0-9_-], this long at most
+  MAX_CONNECTIONS = 256,   -- at once; more are closed at once (select() handles 1024 sockets)
+  FORWARD_TIMEOUT = 10,    -- seconds the receiver behind --forward-to has to answer
+  MAX_ANSWER = 1024,       -- bytes of the receiver's answer passed back to the sender
 }
 
 local FLAGS = { pack_key = "entity_key", dir = "--download" }
@@ -56,7 +64,19 @@ local function check_options(ctx)
       from_env and listen.TOKEN_ENV or "option --token", listen.MIN_TOKEN)
     status.raise(from_env and status.CONFIG or status.USAGE, message)
   end
-  return host, port, path, token
+  return host, port, path, token, token ~= nil and from_env
+end
+
+-- --forward-to: an http:// URL, parsed (https would need TLS that LuaSocket alone lacks).
+local function check_forward(ctx)
+  local url = ctx.options.forward_to
+  if url == nil then return nil end
+  local parsed, why = require("quicklysign.cli.http_client").parse_url(url)
+  if not parsed then
+    ctx:usage("option --forward-to needs an http:// URL of your receiver (" .. why .. ")")
+  end
+  parsed.url = url
+  return parsed
 end
 
 local function require_socket()
@@ -69,21 +89,35 @@ local function require_socket()
 end
 
 -- The banner on stderr (and a "listening" document first with --json, which is how a script
--- learns the port that --port 0 picked).
-local function announce(out, host, base, callback_url, token, download_dir)
+-- learns the port that --port 0 picked). The token shows only with --show-secrets; one read from
+-- the environment is shown as the variable, which a shell fills in when the line is pasted.
+local function announce(out, o)
+  local callback_url = o.token and o.callbacks.callback_url(o.base, o.token) or o.base
   if out.json then
-    out:document{ type = "listening", url = base, callback_url = callback_url }
+    out:document{ type = "listening", url = o.base, callback_url = callback_url,
+      forward_to = o.forward and o.forward.url or nil }
   end
-  out:notice(format("quicklysign listen: ready on %s (Ctrl-C to stop)", base))
-  out:notice("subscribe with: quicklysign webhooks create --entity <pack key> --callback '"
-    .. callback_url .. "'")
+  out:notice(format("quicklysign listen: ready on %s (Ctrl-C to stop)", o.base))
+  local shown = "'" .. callback_url .. "'"
+  if o.token and o.token_from_env and not out.show_secrets then
+    local placeholder = rep("X", listen.MIN_TOKEN)
+    shown = '"' .. o.callbacks.callback_url(o.base, placeholder):gsub(placeholder .. "$", "$" .. listen.TOKEN_ENV)
+      .. '"'
+  end
+  out:notice("subscribe with: quicklysign webhooks create --entity <pack key> --callback " .. shown)
+  if o.token and not o.token_from_env and not out.show_secrets then
+    out:notice("(the token is masked: --show-secrets prints it)")
+  end
   out:notice("(QuicklySign itself calls https URLs only: subscribe an https tunnel to this address)")
-  if not token then
-    out:notice(loopback(host)
+  if not o.token then
+    out:notice(loopback(o.host)
       and "note: no --token, so any program on this machine can post callbacks here"
       or "warning: no --token, so anyone who can reach this port can post callbacks here")
   end
-  if download_dir then out:notice("final PDFs go to " .. download_dir .. "/<pack key>/") end
+  if o.forward then
+    out:notice("forwarding each accepted callback to " .. o.forward.url .. ", and its answer to the sender")
+  end
+  if o.download_dir then out:notice("final PDFs go to " .. o.download_dir .. "/<pack key>/") end
 end
 
 local function print_event(out, ev, received_at)
@@ -149,12 +183,44 @@ local function refusal_text(refusal)
   return tostring(refusal)
 end
 
+-- POSTs an accepted callback, as it came, to the --forward-to receiver and prints what it
+-- answered. Returns the answer for the sender: the receiver's status, its Content-Type and the
+-- head of its body; 502 when it could not be reached or gave no answer.
+local function forward_callback(out, forward, request, ev, gettime)
+  local http_client = require "quicklysign.cli.http_client"
+  local started = gettime()
+  local h = request.headers
+  local code, headers, body = http_client.request{
+    method = "POST", url = forward.url, body = request.body, timeout = listen.FORWARD_TIMEOUT,
+    headers = { ["Content-Type"] = type(h["content-type"]) == "string" and h["content-type"] or "application/json",
+      ["User-Agent"] = type(h["user-agent"]) == "string" and h["user-agent"] or nil },
+  }
+  local ms = floor((gettime() - started) * 1000 + 0.5)
+  local failure = not code and tostring(headers) or nil
+  if out.json then
+    out:document{ type = "forward", url = forward.url, event = ev.event, entity_key = ev.entity_key,
+      webhook_key = ev.webhook_key, status = code, error = failure, duration_ms = ms }
+  elseif code then
+    out:print(format("%s  forwarded %s %s -> %d %s (%d ms)", output.iso8601(gettime() * 1000), output.clean(ev.event),
+      output.clean(ev.entity_key), code, forward.url, ms))
+  else
+    out:print(format("%s  forwarded %s %s -> failed: %s (answered 502)", output.iso8601(gettime() * 1000),
+      output.clean(ev.event), output.clean(ev.entity_key), output.clean(failure)))
+  end
+  if not code then return 502, "the receiver behind quicklysign listen did not answer" end
+  local answer = sub(body or "", 1, listen.MAX_ANSWER)
+  local ctype = headers["content-type"]
+  return code, answer, ctype and { ["Content-Type"] = ctype } or nil
+end
+
 function listen.run(ctx)
   local out = ctx.out
   local http_server = require_socket()
+  local loop = require "quicklysign.cli.loop"
   local gettime = require("socket").gettime
   local callbacks = require "quicklysign.callbacks"
-  local host, port, path, token = check_options(ctx)
+  local host, port, path, token, token_from_env = check_options(ctx)
+  local forward = check_forward(ctx)
   local download_dir = ctx.options.download
   local client = download_dir and ctx:client{ api_key = true } -- credentials are checked now
   local router, decision = make_router(callbacks, token)
@@ -164,13 +230,16 @@ function listen.run(ctx)
     status.raise(status.FAILED, format("cannot listen on %s port %s: %s", host, tostring(port), tostring(err)))
   end
   local base = format("http://%s:%d%s", url_host(host), server.port, path)
-  announce(out, host, base, token and callbacks.callback_url(base, token) or base, token, download_dir)
+  announce(out, { host = host, base = base, token = token, token_from_env = token_from_env,
+    callbacks = callbacks, forward = forward, download_dir = download_dir })
 
-  -- One connection: read the request, answer it, close. Returns the request (or the part of it
-  -- that was read), the status sent, and when the router accepted a callback, its event.
-  local function serve(conn)
-    decision.clear()
+  local done -- the exit code once --once has its callback
+
+  -- One connection, in its own task: read the request, decide, forward, answer, close, then
+  -- print and download. The router runs without waiting, so `decision` is this request's.
+  local function serve(conn, received_at)
     local request, answer, why, partial = http_server.read_request(conn, { max_body = listen.MAX_BODY })
+    decision.clear()
     local body, headers
     if not request then
       decision.refusal = why
@@ -183,34 +252,45 @@ function listen.run(ctx)
         method = request.method, headers = request.headers, body = request.body, query = request.query,
       }
     end
+    local ev, refusal = answer == 200 and decision.accepted or nil, decision.refusal
+    if decision.interrupted then error("interrupted!", 0) end
     local seen = request or partial or {}
+    if ev then
+      print_event(out, ev, received_at)
+      if forward then answer, body, headers = forward_callback(out, forward, request, ev, gettime) end
+    end
     if answer then http_server.respond(conn, answer, body, headers, seen.method) end
     http_server.finish(conn, not (request and request.complete))
-    return seen, answer, answer == 200 and decision.accepted or nil
-  end
-
-  while true do
-    local conn = server:accept(listen.ACCEPT_WAIT)
-    if conn then
-      local received_at = timestamp(gettime())
-      local request, answer, ev = serve(conn)
-      if decision.interrupted then error("interrupted!", 0) end
-      if ev then
-        print_event(out, ev, received_at)
-        local code = status.OK
-        if download_dir and ev.event == "final_document_generated" then
-          code = download(ctx, client, download_dir, ev)
-        end
-        if ctx.options.once then
-          server:close()
-          return code
-        end
-      elseif answer then
-        out:notice(format("%s  refused %s %s with %d: %s", received_at, output.clean(request.method),
-          output.clean(sub(request.path or "?", 1, 100)), answer, output.clean(refusal_text(decision.refusal))))
+    if ev then
+      local code = status.OK
+      if download_dir and ev.event == "final_document_generated" then
+        code = download(ctx, client, download_dir, ev)
       end
+      if ctx.options.once and done == nil and (not forward or answer == 200) then done = code end
+    elseif answer then
+      out:notice(format("%s  refused %s %s with %d: %s", received_at, output.clean(seen.method),
+        output.clean(sub(seen.path or "?", 1, 100)), answer, output.clean(refusal_text(refusal))))
     end
   end
+
+  local tasks = loop.new()
+  tasks:spawn(function()
+    while true do
+      loop.wait(server.sock, "r")
+      while true do
+        local conn = server:accept()
+        if not conn then break end
+        if tasks:size() > listen.MAX_CONNECTIONS then
+          conn:close()   -- too many at once: the sender retries
+        else
+          tasks:spawn(serve, conn, timestamp(gettime()))
+        end
+      end
+    end
+  end)
+  while done == nil do tasks:step(listen.ACCEPT_WAIT) end
+  server:close()
+  return done
 end
 
 return listen

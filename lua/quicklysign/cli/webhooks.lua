@@ -1,8 +1,9 @@
--- quicklysign webhooks create|ensure|get|list|delete|logs
+-- quicklysign webhooks create|ensure|get|list|delete|logs (logs --follow polls for new entries)
 local output = require "quicklysign.cli.output"
 local status = require "quicklysign.cli.status"
 
-local find, lower, insert = string.find, string.lower, table.insert
+local type, tostring, ipairs, pcall, require = type, tostring, ipairs, pcall, require
+local find, lower, insert, gsub = string.find, string.lower, table.insert, string.gsub
 local iso = output.iso8601
 
 local webhooks = {}
@@ -94,7 +95,9 @@ function webhooks.list(ctx)
   local list, err = ctx:call(FLAGS, client.webhooks.list, client.webhooks,
     ctx.options.entity and { entity_key = ctx.options.entity } or nil)
   if not list then return ctx:fail(err) end
-  out:list(list, { key = "key", empty = "no webhooks", columns = { "KEY", "ENTITY", "CALLBACK", "CREATED" },
+  out:list(list, { key = "key", empty = "no webhooks",
+    columns = { { title = "KEY", cut = 1, min = 12 }, { title = "ENTITY", cut = 1, min = 12 },
+      { title = "CALLBACK", cut = 2 }, "CREATED" },
     row = function(wh) return { wh.key, wh.entity_key, wh.callback, iso(wh.date_created) } end })
   return status.OK
 end
@@ -121,23 +124,88 @@ function webhooks.delete(ctx)
   return status.OK
 end
 
+-- The columns of the callback log, and an entry's row in them.
+local function log_columns(entity)
+  local columns = { { title = "CREATED", width = 24 }, { title = "EVENT", width = 24 } }
+  if entity then columns[#columns + 1] = { title = "WEBHOOK", cut = 1, min = 12, width = 16 } end
+  columns[#columns + 1] = { title = "LOG", cut = 2 }
+  return columns
+end
+
+local function log_row(entry, entity)
+  local row = { iso(entry.date_created), entry.callback_event }
+  if entity then row[#row + 1] = entry.webhook_key or entry.subscription_key end
+  row[#row + 1] = entry.log
+  return row
+end
+
+-- An entry's identity across polls: its key, else what it says.
+local function log_id(entry)
+  if entry.key ~= nil then return "k:" .. tostring(entry.key) end
+  return "v:" .. tostring(entry.date_created) .. "\0" .. tostring(entry.callback_event) .. "\0" .. tostring(entry.log)
+end
+
+-- Waits `seconds` in short steps (Ctrl-C is noticed between two), with LuaSocket when it is
+-- there, else the system's sleep.
+local function pause(seconds)
+  local ok, socket = pcall(require, "socket")
+  if ok then
+    local deadline = socket.gettime() + seconds
+    while true do
+      local left = deadline - socket.gettime()
+      if left <= 0 then return end
+      socket.sleep(left < 0.2 and left or 0.2)
+    end
+  else
+    os.execute(("sleep %.3f"):format(seconds))
+  end
+end
+webhooks.pause = pause
+
+-- --follow: polls the log every interval seconds and prints the entries not seen before, until
+-- Ctrl-C. A failure that may pass (network, 5xx) is reported and polling goes on.
+local function follow(ctx, client, filter, entity)
+  local out, interval = ctx.out, ctx.options.interval or 2
+  local seen, print_row = {}, nil
+  while true do
+    local logs, err = ctx:call(FLAGS, client.webhooks.logs, client.webhooks, filter)
+    if logs then
+      for _, entry in ipairs(logs) do
+        local id = log_id(entry)
+        if not seen[id] then
+          seen[id] = true
+          if out.json then
+            out:document(entry)
+          elseif out.quiet then
+            out:print(entry.key)
+          else
+            print_row = print_row or out:stream(log_columns(entity))
+            print_row(log_row(entry, entity))
+          end
+        end
+      end
+    elseif type(err) == "table" and err.retryable then
+      out:notice("quicklysign: " .. (gsub(tostring(err), "^quicklysign: ", "")) .. " (still following)")
+    else
+      return ctx:fail(err)
+    end
+    pause(interval)
+  end
+end
+
 function webhooks.logs(ctx)
   local entity, webhook, out = ctx.options.entity, ctx.options.webhook, ctx.out
   if (entity == nil) == (webhook == nil) then
     ctx:usage("give --entity KEY or --webhook KEY (exactly one)")
   end
+  if ctx.options.interval and not ctx.options.follow then ctx:usage("option --interval goes with --follow") end
   local client = ctx:client()
-  local logs, err = ctx:call(FLAGS, client.webhooks.logs, client.webhooks,
-    entity and { entity_key = entity } or { webhook_key = webhook })
+  local filter = entity and { entity_key = entity } or { webhook_key = webhook }
+  if ctx.options.follow then return follow(ctx, client, filter, entity) end
+  local logs, err = ctx:call(FLAGS, client.webhooks.logs, client.webhooks, filter)
   if not logs then return ctx:fail(err) end
-  out:list(logs, { key = "key", empty = "no callbacks logged",
-    columns = entity and { "CREATED", "EVENT", "WEBHOOK", "LOG" } or { "CREATED", "EVENT", "LOG" },
-    row = function(entry)
-      local row = { iso(entry.date_created), entry.callback_event }
-      if entity then row[#row + 1] = entry.webhook_key or entry.subscription_key end
-      row[#row + 1] = entry.log
-      return row
-    end })
+  out:list(logs, { key = "key", empty = "no callbacks logged", columns = log_columns(entity),
+    row = function(entry) return log_row(entry, entity) end })
   return status.OK
 end
 

@@ -102,11 +102,12 @@ local function load_outside_nginx(name)
   local f = assert(io.open(path, "rb"))
   local source = f:read("*a")
   f:close()
-  local env = setmetatable({ ngx = luasocket_ngx(), unpack = rawget(_G, "unpack") or table.unpack },
+  local env = setmetatable({ ngx = luasocket_ngx(), unpack = rawget(_G, "unpack") or rawget(table, "unpack") },
     { __index = _G })
   local chunk, err
-  if rawget(_G, "setfenv") then
-    chunk, err = loadstring(source, "@" .. path)
+  local setfenv = rawget(_G, "setfenv")   -- Lua 5.1 and LuaJIT
+  if setfenv then
+    chunk, err = rawget(_G, "loadstring")(source, "@" .. path)
     if chunk then setfenv(chunk, env) end
   else
     chunk, err = load(source, "@" .. path, "t", env)

@@ -1,6 +1,6 @@
 --- Prints N distinct free TCP ports on 127.0.0.1, one a line (the kernel picks them; all are
 -- held open until every one is chosen, so that none is picked twice).
---   lua5.4 bench/lib/free_ports.lua N
+--   lua5.4 scripts/free-ports.lua N   (the test harness, the demo and the benchmarks use it)
 local socket = require "socket"
 
 local held = {}
