@@ -402,3 +402,37 @@ describe("argument misuse raises, naming the argument", function()
     assert.equal(2, calls)
   end)
 end)
+
+describe("router:on with an event name quicklysign does not know", function()
+  it("warns once, suggesting the name meant, and still registers it", function()
+    local log, lines = support.recorder()
+    local r = callbacks.router{ token = TOKEN, log = log }
+    local ran = 0
+    r:on("final_document_generatd", function() ran = ran + 1 end)
+    r:on("final_document_generatd", function() ran = ran + 1 end)
+    assert.equal(1, #lines)
+    assert.equal("warn", lines[1].level)
+    assert.matches("'final_document_generatd' is not an event quicklysign knows; did you mean "
+      .. "'final_document_generated'?", lines[1].msg, 1, true)
+    r:on("entity_updated", function() end)
+    assert.equal(1, #lines)   -- a known name says nothing
+  end)
+
+  it("raises with strict = true, naming the argument", function()
+    local r = callbacks.router{ token = TOKEN, log = false, strict = true }
+    local ok, err = pcall(r.on, r, "final_document_generatd", function() end)
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'on' ('final_document_generatd' is not an event quicklysign knows; "
+      .. "did you mean 'final_document_generated'?", err, 1, true)
+  end)
+
+  it("lists the known names", function()
+    local names = callbacks.events.list()
+    assert.same({ "audit_trail_updated", "document_status_changed", "document_updated", "entity_updated",
+      "final_document_generated", "signatory_updated" }, names)
+    names[1] = "changed"
+    assert.equal("audit_trail_updated", callbacks.events.list()[1])
+    assert.is_true(callbacks.events.is_known("entity_updated"))
+    assert.is_false(callbacks.events.is_known("entity_update"))
+  end)
+end)

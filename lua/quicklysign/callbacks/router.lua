@@ -12,6 +12,8 @@ local auth = require "quicklysign.callbacks.auth"
 local confirm = require "quicklysign.callbacks.confirm"
 local dedupe = require "quicklysign.callbacks.dedupe"
 local errors = require "quicklysign.callbacks.errors"
+local events = require "quicklysign.callbacks.events"
+local suggest = require "quicklysign.suggest"
 local host = require "quicklysign.callbacks.host"
 local log = require "quicklysign.callbacks.log"
 local parse = require "quicklysign.callbacks.parse"
@@ -56,7 +58,7 @@ local KNOWN = {
   token = true, token_param = true, allow = true,
   confirm = true, confirm_ttl = true, confirm_negative_ttl = true, confirm_cache_size = true,
   dedupe = true, retry_on_handler_error = true, max_body = true, max_depth = true,
-  log = true, now = true, inbox = true,
+  log = true, now = true, inbox = true, strict = true,
 }
 
 local function check_tokens(token)
@@ -164,6 +166,8 @@ function router.new(opts)
     self.log = log.writer(sink, self.scrub)
   end
 
+  args.option(opts.strict == nil or type(opts.strict) == "boolean", 1, "router", "strict", "must be a boolean")
+  self.strict = opts.strict == true
   self.unguarded = not (self.tokens or self.allow or self.confirmer)
   return self
 end
@@ -176,6 +180,17 @@ function Router:on(event, fn)
   args.check(event, "string", 1, "on")
   if event == "" then args.fail(1, "on", "non-empty string expected") end
   args.check(fn, "callable", 2, "on")
+  if not events.is_known(event) then   -- a typo would register a handler nothing ever calls
+    local close = suggest.closest(event, events.list())[1]
+    local why = format("'%s' is not an event quicklysign knows%s (callbacks.events.list() has them)", event,
+      close and format("; did you mean '%s'?", close) or "")
+    if self.strict then args.fail(1, "on", why) end
+    self.warned = self.warned or {}
+    if not self.warned[event] then
+      self.warned[event] = true
+      self:_log("warn", "quicklysign.callbacks router:on(" .. why .. "): registered all the same")
+    end
+  end
   local list = self.handlers[event]
   if not list then
     list = {}

@@ -12,7 +12,7 @@
 -- argument, so the API's keys (50 to 120 URL-safe characters, which may begin with "-" or "--")
 -- need no quoting. An option's value is refused only when it is itself an option of the
 -- command ("--entity --json" forgot the key). "--" ends the options.
-local suggest = require "quicklysign.cli.suggest"
+local suggest = require "quicklysign.suggest"
 
 local type, ipairs, tonumber, tostring = type, ipairs, tonumber, tostring
 local match, gsub, format, concat, floor =

@@ -106,7 +106,7 @@ function trigger.run(ctx)
   local known = false
   for _, e in ipairs(trigger.EVENTS) do known = known or e == event end
   if not known then
-    local suggest = require "quicklysign.cli.suggest"
+    local suggest = require "quicklysign.suggest"
     ctx:usage(format("unknown event '%s'.%s Events: %s", output.clean(event):sub(1, 40),
       suggest.phrase(event, trigger.EVENTS), concat(trigger.EVENTS, ", ")))
   end
