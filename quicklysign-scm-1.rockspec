@@ -67,6 +67,7 @@ build = {
     ["quicklysign.openresty.jobs"] = "lua/quicklysign/openresty/jobs.lua",
     ["quicklysign.openresty.threads"] = "lua/quicklysign/openresty/threads.lua",
     ["quicklysign.handlers"] = "lua/quicklysign/handlers.lua",
+    ["quicklysign.metrics"] = "lua/quicklysign/metrics.lua",
     ["quicklysign.inbox"] = "lua/quicklysign/inbox.lua",
     ["quicklysign.inbox.box"] = "lua/quicklysign/inbox/box.lua",
     ["quicklysign.inbox.json"] = "lua/quicklysign/inbox/json.lua",

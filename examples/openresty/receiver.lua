@@ -9,6 +9,7 @@
 local callbacks = require "quicklysign.callbacks"
 local handlers = require "quicklysign.handlers"
 local inbox = require "quicklysign.inbox"
+local metrics = require "quicklysign.metrics"
 local openresty = require "quicklysign.openresty"
 local cjson = require "cjson.safe"
 
@@ -17,7 +18,7 @@ local getenv, tostring, tonumber, pcall, error = os.getenv, tostring, tonumber, 
 
 local receiver = {}
 
-local handler, box, runner, init_error
+local handler, box, runner, counters, init_error
 
 -- Appends one record to the events dict (for GET /events).
 local function record(kind, fields)
@@ -52,7 +53,9 @@ local function build()
   box, err = inbox.open(required("QUICKLYSIGN_INBOX"))
   if not box then error(tostring(err), 0) end
 
-  local router = callbacks.router{ token = required("QUICKLYSIGN_CALLBACK_TOKEN"), confirm = client, inbox = box }
+  counters = metrics.new{ dict = ngx.shared.quicklysign_metrics }
+  local router = callbacks.router{ token = required("QUICKLYSIGN_CALLBACK_TOKEN"), confirm = client, inbox = box,
+    metrics = counters }
 
   router:on(callbacks.events.FINAL_DOCUMENT_GENERATED, handlers.download_final_pdfs{
     client = client, dir = pdf_dir,
@@ -127,6 +130,15 @@ function receiver.stats()
     return ngx.say(cjson.encode({ error = tostring(err or init_error) }))
   end
   ngx.say(cjson.encode({ inbox = counts, worker = runner and runner:stats() or cjson.null }))
+end
+
+--- GET /metrics: the counters (every nginx worker's) and the inbox's jobs by state.
+function receiver.metrics()
+  if not counters then
+    ngx.status = 503
+    return ngx.say("# not initialised")
+  end
+  ngx.print(counters:render{ inbox = box })
 end
 
 --- GET /events: every record, oldest first, as a JSON array.

@@ -99,6 +99,11 @@ describe("OpenResty receiver (examples/openresty)", function()
         f:close()
       end
     end
+    -- the counters every nginx worker shares, as Prometheus text
+    local text = assert(http.request(("http://127.0.0.1:%d/metrics"):format(PORT)))
+    assert.truthy(text:find('quicklysign_callbacks_total{outcome="stored"} 5\n', 1, true), text)
+    assert.truthy(text:find('quicklysign_jobs_total{outcome="done"} 5\n', 1, true), text)
+    assert.truthy(text:find('quicklysign_inbox_jobs{state="done"} 5\n', 1, true), text)
     -- every delivery was answered 200 at the first attempt
     for _, d in ipairs(emulator:deliveries()) do
       assert.are.equal(200, d.status)

@@ -58,7 +58,7 @@ local KNOWN = {
   token = true, token_param = true, allow = true,
   confirm = true, confirm_ttl = true, confirm_negative_ttl = true, confirm_cache_size = true,
   dedupe = true, retry_on_handler_error = true, max_body = true, max_depth = true,
-  log = true, now = true, inbox = true, strict = true,
+  log = true, now = true, inbox = true, strict = true, metrics = true,
 }
 
 local function check_tokens(token)
@@ -166,6 +166,9 @@ function router.new(opts)
     self.log = log.writer(sink, self.scrub)
   end
 
+  args.option(opts.metrics == nil or (type(opts.metrics) == "table" and type(opts.metrics.inc) == "function"), 1,
+    "router", "metrics", "must be counters made by quicklysign.metrics.new")
+  self.metrics = opts.metrics
   args.option(opts.strict == nil or type(opts.strict) == "boolean", 1, "router", "strict", "must be a boolean")
   self.strict = opts.strict == true
   self.unguarded = not (self.tokens or self.allow or self.confirmer)
@@ -232,8 +235,15 @@ function Router:_report(level, err, ev)
   end
 end
 
+-- Counts one answered callback (quicklysign.metrics), when the router has counters.
+function Router:_count(outcome, reason)
+  if self.metrics then pcall(self.metrics.inc, self.metrics, "quicklysign_callbacks_total",
+    { outcome = outcome, reason = reason }) end
+end
+
 -- Reports err and returns the answer for it.
 function Router:_refuse(status, level, err, ev, extra_headers)
+  self:_count(status >= 500 and "unavailable" or "refused", err.reason)
   err.status = status
   self:_report(level, err, ev)
   return answer(status, nil, extra_headers)
@@ -380,6 +390,7 @@ function Router:_dispatch(ev)
     elseif state == "duplicate" then
       self:_log("info", format("quicklysign.callbacks duplicate %s %s: already processed",
         ev.event, ev.entity_key))
+      self:_count("duplicate")
       return answer(200, "duplicate")
     elseif state == "in_progress" then
       self:_log("info", format("quicklysign.callbacks %s %s is being processed: asking for a retry",
@@ -398,12 +409,14 @@ function Router:_dispatch(ev)
       local ok, err = self.dedupe:release(claim_key)
       if not ok then self:_report("error", err, ev) end
     end
+    self:_count("failed", failed.reason)
     return answer(500)   -- the vendor retries: a 200 here would lose the work
   end
   if claim_key then
     local ok, err = self.dedupe:commit(claim_key)
     if not ok then self:_report("warn", err, ev) end
   end
+  self:_count("handled")
   return answer(200)
 end
 
@@ -445,8 +458,10 @@ function Router:_accept(ev, body)
   if state == "duplicate" then
     self:_log("info", format("quicklysign.callbacks duplicate %s %s: stored once already as job %s (%s)",
       ev.event, ev.entity_key, tostring(id), tostring(was)))
+    self:_count("duplicate")
     return answer(200, "duplicate")
   end
+  self:_count("stored")
   return answer(200)
 end
 

@@ -51,6 +51,15 @@ end
 -- had taken the job over: its work may run twice). err: the handlers' failure, or the store's.
 -- policy: { max_attempts, retry_delay, max_retry_delay }.
 function worker.process(box, router, job, policy, logger)
+  local outcome, err = worker._process(box, router, job, policy, logger)
+  local m = router.metrics
+  if m then
+    pcall(m.inc, m, "quicklysign_jobs_total", { outcome = outcome == "retrying" and "retried" or outcome })
+  end
+  return outcome, err
+end
+
+function worker._process(box, router, job, policy, logger)
   local ev, perr = worker.event_of(job)
   local ok, err
   if ev then
