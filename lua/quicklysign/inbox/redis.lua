@@ -132,41 +132,54 @@ end
 
 local function ms(seconds) return format("%d", floor(seconds * 1000 + 0.5)) end
 
+-- The fields of a packed doc are "\n"-separated: "%" and "\n" inside one are percent-encoded
+-- (once keys too, wherever they are used, so that the script's copies match).
+local function enc(s)
+  return (tostring(s):gsub("[%%\n]", { ["%"] = "%25", ["\n"] = "%0A" }))
+end
+local function dec(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- A job from the script's { id, doc, st, err } (redis_scripts.lua: doc and st are packed).
 function Store:_job(values)
-  local job = {}
-  for i, name in ipairs(scripts.FIELDS) do
-    local v = values[i]
-    if v == "" or v == self.null then v = nil end
-    job[name] = v
-  end
-  job.entity_key, job.entity, job.once_key, job.once = job.entity, nil, job.once, nil
-  job.attempts = tonumber(job.attempts) or 0
-  for _, t in ipairs({ "created_at", "updated_at", "run_at" }) do
-    job[t] = job[t] and tonumber(job[t]) / 1000
-  end
-  return job
+  local id, doc, st, err = values[1], values[2], values[3], values[4]
+  local source, once, event, entity, body = tostring(doc):match("^([^\n]*)\n([^\n]*)\n([^\n]*)\n([^\n]*)\n(.*)$")
+  local state, attempts, run_at, updated, created, token = tostring(st):match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t"
+    .. "([^\t]*)\t([^\t]*)\t(.*)$")
+  local function seconds(t) return t and tonumber(t) and tonumber(t) / 1000 end
+  return {
+    id = tostring(id), body = body, event = event and dec(event), entity_key = entity and dec(entity),
+    source = source and dec(source), once_key = once and once ~= "" and dec(once) or nil, state = state,
+    attempts = tonumber(attempts) or 0,
+    token = token ~= "" and token or nil, last_error = (err ~= "" and err ~= self.null) and err or nil,
+    created_at = seconds(created), updated_at = seconds(updated), run_at = seconds(run_at),
+  }
 end
 
 function Store:push_many(items)
-  local argv = { #items }
-  for _, item in ipairs(items) do
-    argv[#argv + 1] = item.body
-    argv[#argv + 1] = item.event
-    argv[#argv + 1] = item.entity_key
-    argv[#argv + 1] = item.source or "callback"
-    argv[#argv + 1] = item.once_key or ""
+  local argv, n = { #items }, 1
+  for _, item in ipairs(items) do   -- two arguments an item: its once key, and its packed doc
+    local once = item.once_key and enc(item.once_key) or ""
+    argv[n + 1] = once
+    argv[n + 2] = enc(item.source or "callback") .. "\n" .. once .. "\n" .. enc(item.event) .. "\n"
+      .. enc(item.entity_key) .. "\n" .. item.body
+    n = n + 2
   end
   local res, err = self:_call("store the callbacks", "push", unpack(argv))
   if not res then return nil, err end
   local results = {}
-  for i = 1, #items do
-    local was = res[i * 3]
-    results[i] = { id = res[i * 3 - 2], state = res[i * 3 - 1], was = was ~= "" and was or nil }
+  for id, state, was in tostring(res):gmatch("(%d+) (%a+) (%S+)") do
+    results[#results + 1] = { id = id, state = state, was = was ~= "-" and was or nil }
+  end
+  if #results ~= #items then
+    return fail("store_error", format("the Redis inbox answered %d results for %d callbacks", #results, #items))
   end
   return results
 end
 
 function Store:lease(owner, n, lease, max_attempts)
+  owner = tostring(owner):gsub("[%s:]", "_")   -- the lease token is owner:id:attempt, tab-free
   local res, err = self:_call("lease jobs", "lease", owner, n, ms(lease), max_attempts,
     ms(self.keep_done or 0))
   if not res then return nil, err end
@@ -231,7 +244,7 @@ function Store:drop(id)
 end
 
 function Store:once_state(key)
-  local res, err = self:_call("look up a once key", "once_state", key)
+  local res, err = self:_call("look up a once key", "once_state", enc(key))
   if res == nil then return nil, err end
   if res == self.null or res == false then return nil end
   return res

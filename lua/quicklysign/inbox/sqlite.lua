@@ -28,7 +28,7 @@ local SCHEMA = {
   [[CREATE TABLE IF NOT EXISTS quicklysign_inbox_meta (name TEXT PRIMARY KEY, value TEXT)]],
   [[CREATE TABLE IF NOT EXISTS quicklysign_inbox_jobs (
       id INTEGER PRIMARY KEY AUTOINCREMENT,
-      once_key TEXT UNIQUE,
+      once_key TEXT,
       body TEXT NOT NULL,
       event TEXT NOT NULL,
       entity_key TEXT NOT NULL,
@@ -41,8 +41,16 @@ local SCHEMA = {
       last_error TEXT,
       created_at REAL NOT NULL,
       updated_at REAL NOT NULL)]],
-  [[CREATE INDEX IF NOT EXISTS quicklysign_inbox_due ON quicklysign_inbox_jobs (state, run_at)]],
-  [[CREATE INDEX IF NOT EXISTS quicklysign_inbox_leases ON quicklysign_inbox_jobs (state, lease_until)]],
+  -- Partial indexes: each holds only the jobs its query looks for, so that a done job (most
+  -- of the table, kept keep_done) costs no index at all, and a push touches one index.
+  [[CREATE UNIQUE INDEX IF NOT EXISTS quicklysign_inbox_once ON quicklysign_inbox_jobs (once_key)
+      WHERE once_key IS NOT NULL]],
+  [[CREATE INDEX IF NOT EXISTS quicklysign_inbox_due ON quicklysign_inbox_jobs (run_at)
+      WHERE state IN ('queued', 'retrying')]],
+  [[CREATE INDEX IF NOT EXISTS quicklysign_inbox_leases ON quicklysign_inbox_jobs (lease_until)
+      WHERE state = 'running']],
+  [[CREATE INDEX IF NOT EXISTS quicklysign_inbox_done ON quicklysign_inbox_jobs (updated_at)
+      WHERE state = 'done']],
 }
 
 local COLUMNS = "id, body, event, entity_key, source, state, attempts, lease_token, last_error, "
@@ -198,7 +206,7 @@ function Store:_nudge(now, ids, state)
 end
 
 -- Stores a batch in a few statements whatever its size (one multi-row INSERT): the write lock
--- is held (BEGIN IMMEDIATE), so the new rows take the ids after the largest one, in order.
+-- is held (BEGIN IMMEDIATE), so the new rows take consecutive ids, in order.
 local function insert_all(self, now, items)
   local keys = {}
   for _, item in ipairs(items) do
@@ -226,12 +234,14 @@ local function insert_all(self, now, items)
   self:_nudge(now, nudge.retrying, "retrying")
   self:_nudge(now, nudge.dead, "dead")
   if #values > 0 then
-    local before = tonumber(self:_exec("SELECT COALESCE(MAX(id), 0) AS id FROM quicklysign_inbox_jobs")[1].id)
-    self:_exec("INSERT INTO quicklysign_inbox_jobs (once_key, body, event, entity_key, source, state, attempts, "
-      .. "run_at, created_at, updated_at) VALUES " .. concat(values, ","))
-    local rows = self:_exec(format("SELECT id FROM quicklysign_inbox_jobs WHERE id > %d ORDER BY id", before))
-    if #rows ~= #fresh then error({ sql_error = "stored " .. #rows .. " rows for " .. #fresh .. " callbacks" }, 0) end
-    for k, i in ipairs(fresh) do results[i] = { id = tostring(floor(tonumber(rows[k].id))), state = "queued" } end
+    local stored_rows = tonumber(self:_exec("INSERT INTO quicklysign_inbox_jobs (once_key, body, event, entity_key, "
+      .. "source, state, attempts, run_at, created_at, updated_at) VALUES " .. concat(values, ",")))
+    if stored_rows ~= #fresh then
+      error({ sql_error = "stored " .. tostring(stored_rows) .. " rows for " .. #fresh .. " callbacks" }, 0)
+    end
+    -- one statement under the write lock: its rows took consecutive ids, the last one this
+    local last = floor(tonumber(self:_exec("SELECT last_insert_rowid() AS id")[1].id))
+    for k, i in ipairs(fresh) do results[i] = { id = format("%d", last - #fresh + k), state = "queued" } end
   end
   for i, r in ipairs(results) do
     if r.first then results[i] = { id = results[r.first].id, state = "duplicate", was = "queued" } end

@@ -18,6 +18,9 @@ local nginx_inbox = {
   THREAD_MODULE = "quicklysign.openresty.inbox_thread",
   DEFAULT_THREAD_POOL = "quicklysign",
   MAX_BATCH = 256,       -- callbacks in one write
+  GROUP = 8,             -- callbacks waiting that start another write beside the one under way
+  MAX_WRITES = { redis = 4, sqlite = 1 },   -- writes under way at once, per nginx worker (SQLite's
+                                            -- writes take turns on one lock anyway)
   PUSH_WAIT = 10,        -- seconds a request waits for its write
 }
 
@@ -61,54 +64,56 @@ end
 ---------------------------------------------------------------------------------------------
 -- Group writes
 
+-- Callbacks wait in the open batch (one semaphore for all of them); a write takes the whole
+-- open batch, stores it, leaves each waiter its results and wakes them all with one post.
+local function new_batch()
+  return { waiters = {}, items = {}, sema = require("ngx.semaphore").new(0) }
+end
+
 local function flush(premature, self)
-  while #self.queue > 0 do
-    local batch, items = {}, {}
-    while #self.queue > 0 and #items < nginx_inbox.MAX_BATCH do
-      local waiter = table.remove(self.queue, 1)
-      batch[#batch + 1] = waiter
-      for _, item in ipairs(waiter.items) do items[#items + 1] = item end
-    end
-    local ok, results, err = pcall(self.store.push_many, self.store, items)
+  while #self.open.items > 0 do
+    local batch = self.open
+    self.open = new_batch()
+    local ok, results, err = pcall(self.store.push_many, self.store, batch.items)
     if not ok then results, err = nil, errors.new("inbox", "store_error", tostring(results)) end
-    local at = 0
-    for _, waiter in ipairs(batch) do
-      if results then
-        local mine = {}
-        for i = 1, #waiter.items do mine[i] = results[at + i] end
-        waiter.results = mine
-      else
-        waiter.err = err
-      end
-      at = at + #waiter.items
-      waiter.sema:post(1)
-    end
+    batch.results, batch.err = results, err
+    batch.sema:post(#batch.waiters)
     if results and self.on_push then pcall(self.on_push) end
   end
-  self.flushing = false
+  self.flushing = self.flushing - 1
   if premature then return end
 end
 
+-- A write starts when none is under way, or when enough callbacks wait for the one under way:
+-- up to max_writes at once (Redis: 4; SQLite's writes take turns on one lock anyway: 1), so that
+-- a Redis round trip or an fsync never holds everyone up. A batch is at most MAX_BATCH items.
 local function grouped_push(self, items)
-  local waiter = { items = items, sema = require("ngx.semaphore").new(0) }
-  self.queue[#self.queue + 1] = waiter
-  if not self.flushing then
-    local ok, err = ngx.timer.at(0, flush, self)
-    if not ok then   -- no timer to spare: write this one alone, now
-      table.remove(self.queue)
-      local results, perr = self.store:push_many(items)
-      if results and self.on_push then self.on_push() end
-      return results, perr or (not results and err) or nil
-    end
-    self.flushing = true
+  local batch = self.open
+  if #batch.items + #items > nginx_inbox.MAX_BATCH and #batch.items > 0 then
+    batch = new_batch()   -- full: this one and those after it start the next batch
+    self.open = batch
   end
-  local ok, err = waiter.sema:wait(nginx_inbox.PUSH_WAIT)
+  local first = #batch.items
+  for i, item in ipairs(items) do batch.items[first + i] = item end
+  batch.waiters[#batch.waiters + 1] = true
+  if self.flushing == 0 or (#batch.waiters >= nginx_inbox.GROUP and self.flushing < self.max_writes) then
+    local ok = ngx.timer.at(0, flush, self)
+    if ok then
+      self.flushing = self.flushing + 1
+    elseif self.flushing == 0 then   -- no timer to spare, and no write under way: write it now
+      self.flushing = 1
+      flush(false, self)
+    end
+  end
+  local ok, err = batch.sema:wait(nginx_inbox.PUSH_WAIT)
   if not ok then
     return nil, errors.new("inbox", "unavailable", "the inbox write did not finish within "
       .. nginx_inbox.PUSH_WAIT .. "s (" .. tostring(err) .. ")")
   end
-  if waiter.results then return waiter.results end
-  return nil, waiter.err
+  if not batch.results then return nil, batch.err end
+  local mine = {}
+  for i = 1, #items do mine[i] = batch.results[first + i] end
+  return mine
 end
 
 local Grouped = {}
@@ -129,7 +134,8 @@ function nginx_inbox.open(spec)
     store, err = redis.open(spec)
     if not store then return nil, err end
   end
-  return setmetatable({ store = store, queue = {}, flushing = false, backend = store.backend }, Grouped)
+  return setmetatable({ store = store, open = new_batch(), flushing = 0, backend = store.backend,
+    max_writes = nginx_inbox.MAX_WRITES[store.backend] or 1 }, Grouped)
 end
 
 return nginx_inbox
