@@ -1,7 +1,13 @@
---- quicklysign.handlers: ready-made callback handlers whose work is checked before it counts.
+--- Ready-made callback handlers whose work is checked before it counts:
+-- `require "quicklysign.handlers"`.
+--
 -- A webhook is a hint, not proof: a callback can come early, twice, or forged, and the vendor's
 -- `final_document_generated` is the only cue for the signed PDFs. These handlers ask the API
 -- for the truth and fail (so that the inbox retries them) until the work really is done.
+-- Their errors have kind `"handler"` and the reasons `not_ready` (the pack is not complete,
+-- lists no documents, or a document has no `serve_pdf_url`), `not_pdf`, `incomplete_download`,
+-- `bad_entity_key`, or are the client's.
+-- @module quicklysign.handlers
 local args = require "quicklysign.callbacks.args"
 local errors = require "quicklysign.callbacks.errors"
 
@@ -23,8 +29,12 @@ local function starts_like_pdf(path)
   return head == "%PDF-"
 end
 
--- Whether the pack's final PDFs can be fetched: complete, with a serve_pdf_url for each of a
--- non-empty list of documents. Returns true, or nil and why not.
+--- Whether a pack's final PDFs can be fetched: complete, with a `serve_pdf_url` for each of a
+-- non-empty list of documents.
+-- @tparam table pack from `client.document_packs:get`
+-- @treturn boolean true
+-- @treturn[2] nil
+-- @treturn[2] table why not (reason `not_ready`)
 function handlers.final_pdfs_ready(pack)
   if type(pack) ~= "table" then return not_ready("the API returned no document pack") end
   if pack.status ~= "complete" then
@@ -43,12 +53,15 @@ function handlers.final_pdfs_ready(pack)
   return true
 end
 
---- handlers.download_final_pdfs{ client = client, dir = DIR [, on_done = function(ev, files)] }
--- --> function(ev): a handler for final_document_generated. It fetches the pack, fails unless
--- the pack is complete and every document has a serve_pdf_url, downloads every final PDF into
--- DIR/<pack key>/ (each file renamed into place only when whole), checks that each one is a
--- PDF, and only then succeeds (on_done hears the files). A draft is never taken for the final:
--- an early or forged event fails until the pack completes, and is retried.
+--- A handler for `final_document_generated`. It fetches the pack, fails unless the pack is
+-- complete and every document has a `serve_pdf_url`, downloads every final PDF into
+-- `dir/<pack key>/` (each file renamed into place only when whole), checks that each one is a
+-- PDF, and only then succeeds. A draft is never taken for the final: an early or forged event
+-- fails until the pack completes, and is retried.
+-- @tparam table opts `client` (`quicklysign.new` or `quicklysign.openresty.client`), `dir`,
+-- `on_done` (function(ev, files), optional)
+-- @treturn function the handler, for `router:on`
+-- @usage router:on("final_document_generated", handlers.download_final_pdfs{ client = c, dir = "/srv/pdfs" })
 function handlers.download_final_pdfs(opts)
   args.check(opts, "table", 1, "download_final_pdfs")
   local client, dir = opts.client, opts.dir

@@ -1,4 +1,5 @@
---- quicklysign.metrics: counters of the receiver and the workers, as Prometheus text.
+--- Counters of the receiver and the workers, as Prometheus text: `require "quicklysign.metrics"`.
+--
 -- The router counts every callback it answered (by outcome, and by reason when refused), the
 -- workers every job they ran (by outcome), and `render` adds the inbox's job counts by state as
 -- gauges, read when scraped. In nginx, give a `lua_shared_dict` so that every worker process
@@ -29,7 +30,10 @@ local FAMILIES = {
 local Metrics = {}
 Metrics.__index = Metrics
 
---- metrics.new([{ dict = ngx.shared.NAME }]) --> counters
+--- Makes counters.
+-- @tparam[opt] table opts `dict`: an nginx shared dict, so that every worker process counts into
+-- one place (default: this process)
+-- @treturn counters
 function metrics.new(opts)
   opts = opts or {}
   args.check(opts, "table", 1, "metrics")
@@ -39,6 +43,9 @@ function metrics.new(opts)
   return setmetatable({ dict = dict, local_counts = {} }, Metrics)
 end
 
+--- Whether a value is counters made by `new`.
+-- @param value
+-- @treturn boolean
 function metrics.is(value)
   return getmetatable(value) == Metrics
 end
@@ -58,7 +65,13 @@ local function series(name, labels)
   return #parts > 0 and (name .. "{" .. concat(parts, ",") .. "}") or name
 end
 
---- m:inc(name, labels): adds one to a counter.
+--- Counters, made by `new`.
+-- @type counters
+
+--- Adds one to a counter: `quicklysign_callbacks_total` (labels `outcome`, `reason`) or
+-- `quicklysign_jobs_total` (`outcome`).
+-- @tparam string name
+-- @tparam[opt] table labels
 function Metrics:inc(name, labels)
   local key = series(name, labels or {})
   if self.dict then
@@ -82,7 +95,9 @@ function Metrics:_counts()
   return out
 end
 
---- m:render([{ inbox = box }]) --> the Prometheus text exposition (version 0.0.4).
+--- The Prometheus text exposition (version 0.0.4), with the inbox's jobs by state as gauges.
+-- @tparam[opt] table opts `inbox`: a box
+-- @treturn string
 function Metrics:render(opts)
   local counts = self:_counts()
   if opts and opts.inbox then

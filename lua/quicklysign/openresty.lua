@@ -1,16 +1,22 @@
---- quicklysign.openresty: the callbacks router as a content_by_lua handler, a client whose calls
--- run in nginx's thread pool, and workers that run an inbox's jobs in timers.
+--- quicklysign inside nginx (OpenResty, lua-nginx-module): `require "quicklysign.openresty"`.
 --
--- nginx must not wait on libcurl or SQLite in its event loop: those calls go through
--- ngx.run_worker_thread (needs `thread_pool quicklysign threads=N;` in nginx.conf's main block),
--- bounded by openresty/threads.lua. A 200 means "done or durably stored":
---   * with an inbox (quicklysign.inbox.open in init_worker), the handler answers 200 once the
---     callback is stored, and openresty.worker{...} runs the handlers in the background;
---   * without one, the handlers run in the request and the answer is their outcome (500 when
---     one failed, so that the vendor retries).
+-- The callbacks router as a `content_by_lua` handler, workers that run an inbox's jobs in
+-- timers, and a client whose calls run in nginx's thread pool. nginx must not wait on libcurl
+-- or SQLite in its event loop: those calls go through `ngx.run_worker_thread` (needs
+-- `thread_pool quicklysign threads=N;` in nginx.conf's main block), each call waiting its turn
+-- on one semaphore per nginx worker (`openresty.threads`). A 200 means "done or durably stored":
+--
+-- - with an inbox (`quicklysign.inbox.open` in init_worker), the handler answers 200 once the
+--   callback is stored, and `openresty.worker{...}` runs the handlers in the background;
+-- - without one, the handlers run in the request and the answer is their outcome (500 when
+--   one failed, so that the vendor retries).
+--
 -- Files: openresty/threads.lua (bounded thread calls), openresty/client_thread.lua and
 -- openresty/inbox_thread.lua (the thread side), openresty/inbox.lua (the inbox in nginx),
 -- openresty/jobs.lua (workers in timers).
+-- @module quicklysign.openresty
+-- @see quicklysign.callbacks
+-- @see quicklysign.inbox
 local quicklysign = require "quicklysign"
 local callbacks = require "quicklysign.callbacks"
 local threads = require "quicklysign.openresty.threads"
@@ -22,8 +28,8 @@ local io_open, format = io.open, string.format
 local openresty = {
   DEFAULT_THREAD_POOL = "quicklysign",
   CLIENT_THREAD_MODULE = "quicklysign.openresty.client_thread",
-  threads = threads,
 }
+openresty.threads = threads
 
 local WEBHOOK_METHODS = quicklysign.methods.webhooks   -- as the C core declares them
 local PACK_METHODS = quicklysign.methods.document_packs
@@ -54,10 +60,13 @@ local function proxy(pool, opts, resource, methods)
   return r
 end
 
---- openresty.client(opts [, settings]) --> a client with the same methods as
--- quicklysign.new(opts), each run in the thread pool (settings.thread_pool).
--- Options are checked here, at once; functions (on_warning) cannot cross into
--- a thread and are refused.
+--- A client with the methods of `quicklysign.new`'s, each call run in the thread pool, whose
+-- Lua VMs keep one client per set of options (so keep-alive holds across calls). Options are
+-- checked here, at once; functions (`on_warning`) cannot cross into a thread and are refused.
+-- @tparam table opts the options of `quicklysign.new`
+-- @tparam[opt] table settings `thread_pool` (`"quicklysign"`)
+-- @treturn table `webhooks`, `document_packs`, `download(url, path)`, `thread_pool`
+-- @raise misuse, as `quicklysign.new` does
 function openresty.client(opts, settings)
   if type(opts) ~= "table" then fail("client", "table of client options expected, got " .. type(opts)) end
   settings = settings or {}
@@ -94,12 +103,15 @@ end
 
 local HANDLER_OPTIONS = { respond = true, max_body = true }
 
---- openresty.handler(router [, opts]) --> function() for content_by_lua.
--- With an inbox on the router, a verified callback is stored, then answered (200; 503 when the
--- store failed). Without one, its handlers run in the request (their client calls still in
--- the thread pool) and the answer is their outcome. opts.max_body: bytes (default the
--- router's). opts.respond = "first" (answer, then run the handlers) is refused: it answered 200
--- for work that later failed and was lost.
+--- The content handler of a callback location. With an inbox on the router, a verified
+-- callback is stored, then answered (200; 503 when the store failed). Without one, its
+-- handlers run in the request (their client calls still in the thread pool) and the answer is
+-- their outcome. It reads the body also when nginx spilled it to a temp file.
+-- `respond = "first"` (answer, then run the handlers) is refused: it answered 200 for work that
+-- then failed and was lost.
+-- @tparam router router made by `quicklysign.callbacks.router`
+-- @tparam[opt] table opts `max_body` (bytes; default the router's)
+-- @treturn function for `content_by_lua`
 function openresty.handler(router, opts)
   if type(router) ~= "table" or type(router.verify) ~= "function" then
     fail("handler", "a router made by quicklysign.callbacks.router expected")
@@ -144,13 +156,24 @@ function openresty.handler(router, opts)
   end
 end
 
---- openresty.worker{ inbox = box, router = router [, concurrency = 4, lease = 120,
---- max_attempts = 25, retry_delay = 5, max_retry_delay = 3600, poll_interval = 1] }
--- --> runner; call runner:start() in init_worker_by_lua. See openresty/jobs.lua.
+--- Workers inside nginx: runs an inbox's jobs in timers, `concurrency` at a time per nginx
+-- worker process, extending a running job's lease every `lease / 3`. On reload or stop it
+-- leases no more; a job cut short runs again after its lease.
+-- @tparam table opts `inbox`, `router`, `concurrency` (4; below the thread-call limit),
+-- `lease` (120 s), `max_attempts` (25), `retry_delay` (5 s), `max_retry_delay` (3600 s),
+-- `poll_interval` (1 s), `id`, `log`
+-- @treturn table a runner: `runner:start()` (in init_worker_by_lua), `runner:stop()`,
+-- `runner:stats()` (`{ running, done, retried, dead, lost }` of this nginx worker)
 function openresty.worker(opts)
   return require("quicklysign.openresty.jobs").new(opts)
 end
 
+--- `quicklysign.callbacks`, for convenience.
+-- @table callbacks
 openresty.callbacks = callbacks
+
+--- The bounded thread-pool calls: `threads.configure{ limit = 64, wait = 30 }` (before the first
+-- call), `threads.stats()` (`{ in_flight, waiting, limit }`), `threads.run(pool, module, func, ...)`.
+-- @table threads
 
 return openresty
