@@ -189,6 +189,12 @@ inbox.is = box.is
 -- @tparam string id a job's id, or `"all"`
 -- @treturn number how many
 
+--- Puts a done or dead job back in the queue, its attempts reset: its handlers run again
+-- (`quicklysign events resend`).
+-- @function box:replay
+-- @tparam string id
+-- @treturn boolean false when no done or dead job has that id
+
 --- Deletes a dead job for good.
 -- @function box:drop
 -- @tparam string id

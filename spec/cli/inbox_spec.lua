@@ -181,3 +181,28 @@ describe("quicklysign reconcile", function()
     assert.are.equal(1, report.incomplete)
   end)
 end)
+
+describe("quicklysign events resend", function()
+  it("puts a done job back for the workers, or POSTs its body to a receiver", function()
+    local url = sqlite_url()
+    store(url, "entity_updated", "R1")
+    support.qs({ "worker", "--inbox", url, "--handlers", handlers_file(), "--until-idle" })
+    local dead = inbox.open(url)
+    local id = dead:lease("x", 1, 1, 1)[1]
+    assert.is_nil(id)   -- the job is done, not leasable
+    dead:close()
+    local r = support.qs({ "events", "resend", "1", "--inbox", url })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("job 1 back in the queue\n", r.stdout)
+    r = support.qs({ "worker", "--inbox", url, "--handlers", handlers_file(), "--until-idle" })
+    assert.truthy(r.stdout:find("handled entity_updated R1 attempt 1", 1, true), r.stdout)
+    assert.are.equal(4, support.qs({ "events", "resend", "42", "--inbox", url }).code)
+    -- to a receiver: the emulator's sink records what it got
+    r = support.qs({ "events", "resend", "1", "--inbox", url, "--to", emulator.url .. "/_emulator/sinks/resend" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.truthy(r.stdout:find("resent job 1 (entity_updated R1) to " .. emulator.url, 1, true), r.stdout)
+    local got = emulator:call("GET", "/sinks/resend").received
+    assert.are.equal(1, #got)
+    assert.are.equal('{"callback_event":"entity_updated","entity_key":"R1"}', got[1].body)
+  end)
+end)

@@ -351,3 +351,27 @@ describe("inbox stores and awkward bytes", function()
     end
   end)
 end)
+
+describe("box:replay", function()
+  it("puts a done or dead job back in the queue, on both stores, and nothing else", function()
+    local server2 = redis_server.start()
+    finally(function() server2:close() end)
+    local path = os.tmpname()
+    os.remove(path)
+    for _, url in ipairs({ "sqlite://" .. path .. ".db", server2.url }) do
+      local box = assert(inbox.open(url))
+      local a = box:push(ev("a"))
+      local b = box:push(ev("b"))
+      local c = box:push(ev("c"))
+      local jobs = box:lease("w", 2, 30, 5)
+      box:complete(jobs[1])
+      box:fail(jobs[2], "gave up", nil)
+      assert.is_true(box:replay(a))
+      assert.is_true(box:replay(b))
+      assert.is_false(box:replay(c))   -- still queued
+      assert.is_false(box:replay("999"))
+      assert.same({ queued = 3, running = 0, retrying = 0, dead = 0, done = 0 }, box:stats())
+      box:close()
+    end
+  end)
+end)

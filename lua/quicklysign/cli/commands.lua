@@ -268,6 +268,28 @@ local inbox = {
   },
 }
 
+local events = {
+  name = "events",
+  summary = "the callbacks stored in the inbox: run one again, or send it to a receiver",
+  usage = "quicklysign events resend ID [--to URL] [--inbox URL]",
+  description = {
+    "Callbacks a receiver answered 200 are stored in the inbox (quicklysign inbox stats).",
+  },
+  commands = {
+    { name = "resend", summary = "run a stored callback's handlers again, or POST it to a receiver",
+      usage = "quicklysign events resend ID [--to URL] [--inbox URL]",
+      description = {
+        "Puts the done or dead job ID back in the queue, its attempts reset, so that the",
+        "workers run its handlers again. With --to, POSTs the callback's body as QuicklySign",
+        "sent it to URL (plain http, e.g. a receiver you are debugging) and prints the answer:",
+        "exit 0 for a 200, 1 for another status.",
+      },
+      args = { { name = "ID", help = "the stored callback's job id (quicklysign inbox dead shows them)" } },
+      options = { INBOX_OPTION, { name = "to", value = "URL", help = "POST it to this http:// URL instead" } },
+      run = handler("quicklysign.cli.inbox", "resend") },
+  },
+}
+
 local reconcile = {
   name = "reconcile",
   summary = "find final events the receiver never got, and queue them",
@@ -346,7 +368,7 @@ local help = {
   -- run by cli.lua, which knows the tree
 }
 
-root.commands = { webhooks, packs, listen, worker, inbox, reconcile, trigger, completion, version, help,
-  complete }
+root.commands = { webhooks, packs, listen, worker, inbox, events, reconcile, trigger, completion, version,
+  help, complete }
 
 return { root = root }

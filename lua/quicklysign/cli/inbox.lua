@@ -96,6 +96,44 @@ function commands.drop(ctx)
   return status.OK
 end
 
+-- events resend ID [--to URL]: a stored callback again. Without --to its handlers run again
+-- (the job back in the queue, for the workers); with --to its body is POSTed, as QuicklySign
+-- sent it, to URL (a receiver of yours), and the answer printed.
+function commands.resend(ctx)
+  local out, box = ctx.out, open(ctx)
+  local id, to = ctx.args[1], ctx.options.to
+  if to then
+    local job, err = box:get(id)
+    if err then return ctx:fail(err) end
+    if not job then
+      out:error("no stored callback has the id " .. tostring(id))
+      return status.NOT_FOUND
+    end
+    local code, answer
+    require("quicklysign.cli.loop").run(function()
+      code, answer = require("quicklysign.cli.http_client").request{ method = "POST", url = to, body = job.body,
+        headers = { ["Content-Type"] = "application/json", ["User-Agent"] = "quicklysign-cli (events resend)" } }
+    end)
+    if not code then
+      out:error("cannot resend to " .. to .. ": " .. tostring(answer))
+      return status.TEMPORARY
+    end
+    if out.json then out:document{ id = id, url = to, status = code } else
+      out:print(format("resent job %s (%s %s) to %s -> %d", id, output.clean(job.event), output.clean(job.entity_key),
+        to, code))
+    end
+    return code == 200 and status.OK or status.FAILED
+  end
+  local requeued, err = box:replay(id)
+  if requeued == nil then return ctx:fail(err) end
+  if not requeued then
+    out:error("no done or dead job has the id " .. tostring(id) .. " (a queued or running one runs anyway)")
+    return status.NOT_FOUND
+  end
+  if out.json then out:document{ id = id, requeued = true } else out:print("job " .. id .. " back in the queue") end
+  return status.OK
+end
+
 ---------------------------------------------------------------------------------------------
 -- worker
 

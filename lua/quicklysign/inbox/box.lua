@@ -118,6 +118,13 @@ function Box:drop(id)
   return self.store:drop(id)
 end
 
+--- box:replay(id) --> true (a done or dead job back in the queue, attempts reset) | false | nil, err
+-- (quicklysign events resend: run a stored callback's handlers again)
+function Box:replay(id)
+  args.option(type(id) == "string" or type(id) == "number", 1, "replay", "id", "must be a job id")
+  return self.store:replay(id)
+end
+
 --- box:once_state(key) --> the state of the job stored under a once key, or nil | nil, err
 function Box:once_state(key)
   args.check(key, "string", 1, "once_state")

@@ -243,6 +243,12 @@ function Store:drop(id)
   return res == 1
 end
 
+function Store:replay(id)
+  local res, err = self:_call("replay a job", "replay", tostring(id))
+  if res == nil then return nil, err end
+  return res == 1
+end
+
 function Store:once_state(key)
   local res, err = self:_call("look up a once key", "once_state", enc(key))
   if res == nil then return nil, err end

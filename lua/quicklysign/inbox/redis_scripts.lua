@@ -266,6 +266,17 @@ end
 return n
 ]]
 
+-- ARGV[1] id: a done or dead job back in the queue, its attempts reset
+scripts.replay = PRELUDE .. [[
+local id = ARGV[1]
+if redis.call('ZREM', p .. 'done', id) == 0 and redis.call('ZREM', p .. 'dead', id) == 0 then return 0 end
+local st = unpack_st(redis.call('HGET', p .. 'st', id))
+st.state, st.attempts, st.run_at, st.updated = 'queued', 0, now, now
+redis.call('HSET', p .. 'st', id, pack_st(st))
+redis.call('ZADD', p .. 'ready', now, id)
+return 1
+]]
+
 -- ARGV[1] id
 scripts.drop = PRELUDE .. [[
 local id = ARGV[1]

@@ -406,6 +406,16 @@ function Store:retry(which)
   end)
 end
 
+--- store:replay(id) --> true (a done or dead job back in the queue) | false (none such) | nil, err
+function Store:replay(id)
+  local literal = id_literal(id)
+  if not literal then return false end
+  return self:_tx("replay a job", function(s, now)
+    return tonumber(s:_exec(format("UPDATE quicklysign_inbox_jobs SET state = 'queued', attempts = 0, run_at = %s, "
+      .. "updated_at = %s WHERE id = %s AND state IN ('done', 'dead')", num(now), num(now), literal))) == 1
+  end)
+end
+
 --- store:drop(id) --> true (a dead job deleted for good) | false (no dead job with that id) | nil, err
 function Store:drop(id)
   local literal = id_literal(id)

@@ -36,7 +36,7 @@ end
 
 -- What a store offers besides push_many (sqlite.lua, redis.lua).
 local METHODS = { lease = true, complete = true, fail = true, extend = true, release = true, stats = true,
-  dead = true, get = true, retry = true, drop = true, once_state = true, close = true, push_many = true }
+  dead = true, get = true, retry = true, drop = true, replay = true, once_state = true, close = true, push_many = true }
 
 local ThreadStore = {}
 ThreadStore.__index = function(self, method)
