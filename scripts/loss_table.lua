@@ -4,7 +4,7 @@ local receiver = require "support.receiver"
 local scenarios = require "support.loss_scenarios"
 local socket = require "socket"
 
-local root, label = assert(arg[1]), arg[2] or arg[1]
+local root, label, only = assert(arg[1]), arg[2] or arg[1], arg[3]
 
 local function pending()
   return emulator:call("GET", "/deliveries").pending or 0
@@ -26,6 +26,7 @@ print(("loss table for the receiver of %s (%s)"):format(label, os.date("!%Y-%m-%
 print("| scenario | final events answered 200 | packs with their final PDFs | lost | files left over |")
 print("|---|---|---|---|---|")
 for _, scenario in ipairs(scenarios.list) do
+  if only and not scenario.name:find(only, 1, true) then goto continue end
   emulator:reset()
   emulator:config{ delivery = { base_delay_ms = 500, factor = 2, max_delay_ms = 60000, max_attempts = 10 } }
   local mnt
@@ -36,10 +37,10 @@ for _, scenario in ipairs(scenarios.list) do
     local start = { root = root, pdf_dir = mnt }
     for k, v in pairs(scenario.start or {}) do start[k] = v end
     local r = receiver.start(start)
-    local ok, keys = pcall(scenario.run, r, mnt)
+    local ok, keys, posted = pcall(scenario.run, r, mnt)
     if ok then
       settle(r, keys, scenario.settle or 90)
-      local c = scenarios.count(r, keys)
+      local c = scenarios.count(r, keys, nil, posted)
       local lost = math.max(0, c.answered - c.done)
       print(("| %s | %d of %d | %d | %d | %d |"):format(scenario.name, c.answered, #keys, c.done, lost, c.litter))
     else
@@ -50,4 +51,5 @@ for _, scenario in ipairs(scenarios.list) do
     emulator:clear_faults()
     if mnt then scenarios.unmount(mnt) end
   end
+  ::continue::
 end

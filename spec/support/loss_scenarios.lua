@@ -30,10 +30,12 @@ local function complete(keys)
 end
 scenarios.complete = complete
 
---- Counts for keys: how many final events the vendor had answered 200, how many packs have all
+--- Counts for keys: how many final events the vendor had answered 200 (and those in `posted`,
+--- the keys of callbacks the scenario posted itself and got 200 for), how many packs have all
 --- their final PDFs (whole, nothing else in the folder), and the temp/draft files left.
-function scenarios.count(r, keys, per_pack)
+function scenarios.count(r, keys, per_pack, posted)
   local answered, seen = 0, {}
+  for key in pairs(posted or {}) do seen[key] = true end   -- 200s to callbacks the scenario posted itself
   for _, d in ipairs(emulator:deliveries()) do
     if d.event == "final_document_generated" and d.status == 200 and not seen[d.entity_key] then
       seen[d.entity_key] = true
@@ -134,6 +136,39 @@ scenarios.list = {
       local keys = packs(r, 1000)
       complete(keys)
       return keys
+    end,
+  },
+  {
+    -- the vendor's deliveries, all at once: 600 final events POSTed on 300 connections at once
+    -- (the emulator delivers 64 at a time, so this one posts them itself; the packs complete
+    -- before they are subscribed, so that the emulator sends nothing)
+    name = "600 final events posted at once on 300 connections", n = 600, settle = 180,
+    run = function(r)
+      local client = emulator.client()
+      local keys, cfg = {}, os.tmpname()
+      local f = assert(io.open(cfg, "w"))
+      for i = 1, 600 do
+        local pack = emulator:create_pack{ name = "Burst " .. i, documents = { { name = "Contract" } } }
+        emulator:drive(pack.key, "complete")
+        local wh = assert(client.webhooks:create{ entity_key = pack.key,
+          callback = callbacks.callback_url(r.url, receiver.TOKEN) })
+        keys[i] = pack.key
+        f:write((i > 1 and "next\n" or "") .. ('url = "%s"\nheader = "Content-Type: application/json"\n'
+          .. 'output = "/dev/null"\nwrite-out = "%%{http_code} %s\\n"\ndata-binary = "{\\"callback_event\\":'
+          .. '\\"final_document_generated\\",\\"entity_key\\":\\"%s\\",\\"webhook_key\\":\\"%s\\"}"\n')
+          :format(r.callback, pack.key, pack.key, wh.key))
+      end
+      f:close()
+      client:close()
+      local p = assert(io.popen("curl -s --parallel --parallel-immediate --parallel-max 300 -K " .. cfg))
+      local answered = {}
+      for line in p:lines() do
+        local code, key = line:match("^(%d+) (%S+)")
+        if code == "200" then answered[key] = true end
+      end
+      p:close()
+      os.remove(cfg)
+      return keys, answered
     end,
   },
   {
