@@ -65,6 +65,7 @@ build = {
     ["quicklysign.openresty.inbox"] = "lua/quicklysign/openresty/inbox.lua",
     ["quicklysign.openresty.inbox_thread"] = "lua/quicklysign/openresty/inbox_thread.lua",
     ["quicklysign.openresty.jobs"] = "lua/quicklysign/openresty/jobs.lua",
+    ["quicklysign.openresty.thread_vm"] = "lua/quicklysign/openresty/thread_vm.lua",
     ["quicklysign.openresty.threads"] = "lua/quicklysign/openresty/threads.lua",
     ["quicklysign.handlers"] = "lua/quicklysign/handlers.lua",
     ["quicklysign.metrics"] = "lua/quicklysign/metrics.lua",

@@ -331,14 +331,22 @@ describe("the Redis store across a Redis restart", function()
   end)
 end)
 
+-- Runs fn(box) on a fresh SQLite file and a fresh redis-server of its own.
+local function each_store(fn)
+  local server2 = redis_server.start()
+  finally(function() server2:close() end)
+  local path = os.tmpname()
+  os.remove(path)
+  for _, url in ipairs({ "sqlite://" .. path .. ".db", server2.url }) do
+    local box = assert(inbox.open(url))
+    fn(box)
+    box:close()
+  end
+end
+
 describe("inbox stores and awkward bytes", function()
   it("keep newlines and percent signs in keys and event names as they were (both stores)", function()
-    local server2 = redis_server.start()
-    finally(function() server2:close() end)
-    local path = os.tmpname()
-    os.remove(path)
-    for _, url in ipairs({ "sqlite://" .. path .. ".db", server2.url }) do
-      local box = assert(inbox.open(url))
+    each_store(function(box)
       local e = { event = "odd\nevent %0A", entity_key = "K\n%25", raw = { callback_event = "x", entity_key = "y" } }
       local id = box:push(e, { once_key = "once\n%key" })
       assert.equal("duplicate", select(2, box:push(e, { once_key = "once\n%key" })))
@@ -347,19 +355,13 @@ describe("inbox stores and awkward bytes", function()
       assert.equal("odd\nevent %0A", job.event)
       assert.equal("K\n%25", job.entity_key)
       assert.equal("once\n%key", job.once_key)
-      box:close()
-    end
+    end)
   end)
 end)
 
 describe("box:replay", function()
   it("puts a done or dead job back in the queue, on both stores, and nothing else", function()
-    local server2 = redis_server.start()
-    finally(function() server2:close() end)
-    local path = os.tmpname()
-    os.remove(path)
-    for _, url in ipairs({ "sqlite://" .. path .. ".db", server2.url }) do
-      local box = assert(inbox.open(url))
+    each_store(function(box)
       local a = box:push(ev("a"))
       local b = box:push(ev("b"))
       local c = box:push(ev("c"))
@@ -371,7 +373,6 @@ describe("box:replay", function()
       assert.is_false(box:replay(c))   -- still queued
       assert.is_false(box:replay("999"))
       assert.same({ queued = 3, running = 0, retrying = 0, dead = 0, done = 0 }, box:stats())
-      box:close()
-    end
+    end)
   end)
 end)

@@ -35,6 +35,14 @@ function process.run(argv, env, stdin)
   return tonumber(slurp(code_file)), slurp(out), slurp(err)
 end
 
+--- process.tmpdir() --> a new empty folder under the system's temp dir
+function process.tmpdir()
+  local path = os.tmpname()
+  os.remove(path)
+  assert(os.execute("mkdir -p " .. quote(path)))
+  return path
+end
+
 --- The interpreter the specs run on ("lua5.4" or "luajit"), for child Lua processes.
 process.lua = os.getenv("QUICKLYSIGN_TEST_LUA") or "lua5.4"
 

@@ -18,12 +18,7 @@ local receiver = {
 local Receiver = {}
 Receiver.__index = Receiver
 
-local function tmpdir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(os.execute("mkdir -p " .. process.quote(path)))
-  return path
-end
+local tmpdir = process.tmpdir
 
 local function read(path)
   local f = io.open(path, "rb")

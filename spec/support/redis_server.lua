@@ -11,12 +11,7 @@ local redis_server = {}
 local Server = {}
 Server.__index = Server
 
-local function tmpdir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(os.execute("mkdir -p " .. process.quote(path)))
-  return path
-end
+local tmpdir = process.tmpdir
 
 local function ping(port)
   local c = socket.tcp()

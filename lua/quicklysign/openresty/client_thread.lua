@@ -4,23 +4,14 @@
 -- Only plain values cross between VMs: errors go back as plain tables.
 local quicklysign = require "quicklysign"
 
-local pairs, type, tostring, table_sort, table_concat = pairs, type, tostring, table.sort, table.concat
+local thread_vm = require "quicklysign.openresty.thread_vm"
 
 local client_thread = {}
 
 local clients = {}
 
-local function fingerprint(opts)
-  local keys = {}
-  for k in pairs(opts) do keys[#keys + 1] = k end
-  table_sort(keys)
-  local parts = {}
-  for i, k in ipairs(keys) do parts[i] = k .. "=" .. tostring(opts[k]) end
-  return table_concat(parts, "\0")
-end
-
 local function client_for(opts)
-  local id = fingerprint(opts)
+  local id = thread_vm.fingerprint(opts)
   local c = clients[id]
   if c == nil or c:is_closed() then
     c = quicklysign.new(opts)
@@ -29,20 +20,13 @@ local function client_for(opts)
   return c
 end
 
-local function plain(err)
-  if type(err) ~= "table" then return err end
-  local t = {}
-  for k, v in pairs(err) do t[k] = v end
-  return t
-end
-
 --- call(opts, resource, method, ...): client[resource]:method(...), or
 -- client:method(...) when resource is false. Returns what the method returns.
 function client_thread.call(opts, resource, method, ...)
   local c = client_for(opts)
   local target = resource and c[resource] or c
   local a, b = target[method](target, ...)
-  if a == nil then return nil, plain(b) end
+  if a == nil then return nil, thread_vm.plain(b) end
   return a, b
 end
 

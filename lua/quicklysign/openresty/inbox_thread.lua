@@ -4,39 +4,22 @@
 -- metatable again).
 local sqlite = require "quicklysign.inbox.sqlite"
 
-local pairs, type, tostring, table_sort, table_concat, ipairs = pairs, type, tostring, table.sort,
-  table.concat, ipairs
+local thread_vm = require "quicklysign.openresty.thread_vm"
+
+local type = type
 
 local inbox_thread = {}
 
 local stores = {}
 
-local function fingerprint(spec)
-  local keys = {}
-  for k in pairs(spec) do keys[#keys + 1] = k end
-  table_sort(keys)
-  local parts = {}
-  for i, k in ipairs(keys) do parts[i] = k .. "=" .. tostring(spec[k]) end
-  return table_concat(parts, "\0")
-end
-
-local function plain(err)
-  if type(err) ~= "table" then return err end
-  local t = {}
-  for k, v in pairs(err) do
-    if type(v) ~= "table" and type(v) ~= "userdata" and type(v) ~= "function" then t[k] = v end
-  end
-  return t
-end
-
 --- call(spec, method, ...) --> what store:method(...) returns
 function inbox_thread.call(spec, method, ...)
-  local id = fingerprint(spec)
+  local id = thread_vm.fingerprint(spec)
   local store = stores[id]
   if store == nil then
     local err
     store, err = sqlite.open(spec)
-    if not store then return nil, plain(err) end
+    if not store then return nil, thread_vm.plain(err) end
     stores[id] = store
   end
   local a, b, c = store[method](store, ...)
@@ -45,7 +28,7 @@ function inbox_thread.call(spec, method, ...)
       store:close()
       stores[id] = nil
     end
-    return nil, plain(b)
+    return nil, thread_vm.plain(b)
   end
   return a, b, c
 end
