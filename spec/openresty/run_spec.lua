@@ -51,6 +51,7 @@ describe("examples/openresty/run", function()
     local code, out, err = run("start", port, e)
     assert.are.equal(0, code, err)
     assert.are.equal(("http://127.0.0.1:%d/quicklysign\n"):format(port), out)
+    local _
     code, _, err = run("start", port, e)
     assert.are.equal(1, code)
     assert.truthy(err:find("already running", 1, true), err)
