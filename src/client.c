@@ -88,17 +88,65 @@ static int client_gc(lua_State *L)
  * out of memory - the call is over when lua_pcall returns: the busy mark is
  * cleared and a close() that came during the call is carried out, then the
  * error, if any, goes on to the caller. No file below this one ends a call.
+ *
+ * A call whose work is done is reported done: a debug hook can raise as
+ * perform returns (Ctrl-C in the instant after a download's rename, or a
+ * create's answer). Its results were kept outside the protected frame, so
+ * they are returned, and an interrupt raised by a hook that removed itself
+ * (lua.c's and luajit.c's do) is raised again at the caller's next
+ * instruction; a hook still installed gets its next chance anyway.
  */
+#define QS_PENDING_KEY "quicklysign.core.pending"   /* the error raised again */
+#define QS_KEPT 4                                  /* results a perform step returns, at most */
+
 typedef struct run_frame {
     qs_call *call;
     qs_perform perform;
+    int kept;                   /* registry reference of the table the results are kept in */
+    int results;                /* how many perform returned, -1 until it has */
 } run_frame;
 
 static int run_protected(lua_State *L)
 {
     run_frame *f = lua_touserdata(L, 1);
     lua_remove(L, 1);   /* perform sees the method's own stack */
-    return f->perform(L, f->call);
+    int n = f->perform(L, f->call);
+    /* No allocation from here on (the table's slots exist), so no finalizer
+       and no hook runs before results is set. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, f->kept);
+    for (int i = 1; i <= n && i <= QS_KEPT; i++) {
+        lua_pushvalue(L, i - n - 2);
+        lua_rawseti(L, -2, i);
+    }
+    lua_pop(L, 1);
+    f->results = n <= QS_KEPT ? n : -1;
+    return n;
+}
+
+static void raise_pending(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    lua_getfield(L, LUA_REGISTRYINDEX, QS_PENDING_KEY);
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, QS_PENDING_KEY);
+    lua_error(L);
+}
+
+/* The work was done, then a hook raised (the error on top): the results
+   stand, and the error waits for the caller's next instruction. */
+static int completed(lua_State *L, const run_frame *f)
+{
+    if (lua_gethook(L) == NULL) {
+        lua_setfield(L, LUA_REGISTRYINDEX, QS_PENDING_KEY);
+        lua_sethook(L, raise_pending, LUA_MASKCOUNT, 1);
+    }
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, f->kept);
+    for (int i = 1; i <= f->results; i++)
+        lua_rawgeti(L, 1, i);
+    lua_remove(L, 1);
+    return f->results;
 }
 
 int qs_run(lua_State *L, qs_call *call, qs_perform perform)
@@ -106,9 +154,11 @@ int qs_run(lua_State *L, qs_call *call, qs_perform perform)
     qs_client *c = check_open(L, call->c);
     if (c->busy)
         return luaL_error(L, "attempt to use a quicklysign client while a call on it is under way");
-    run_frame f = { call, perform };
+    run_frame f = { call, perform, LUA_NOREF, -1 };
     int n = lua_gettop(L);
-    luaL_checkstack(L, 2, NULL);
+    luaL_checkstack(L, 4, NULL);
+    lua_createtable(L, QS_KEPT, 0);
+    f.kept = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushcfunction(L, run_protected);
     lua_insert(L, 1);
     lua_pushlightuserdata(L, &f);
@@ -120,6 +170,10 @@ int qs_run(lua_State *L, qs_call *call, qs_perform perform)
     release_scratch(c);
     if (c->close_pending)
         release(c);
+    int results = rc != 0 && f.results >= 0 ? completed(L, &f) : -1;
+    luaL_unref(L, LUA_REGISTRYINDEX, f.kept);
+    if (results >= 0)
+        return results;
     if (rc != 0)
         return lua_error(L);
     return lua_gettop(L);
@@ -259,6 +313,19 @@ static int client_download(lua_State *L)
     return qs_run(L, &call, download_perform);
 }
 
+static int authenticate_perform(lua_State *L, qs_call *call)
+{
+    return qs_authenticate(L, call);
+}
+
+/* client:authenticate() --> true: a fresh access token from api_key, now */
+static int client_authenticate(lua_State *L)
+{
+    qs_call call = { check_open(L, to_client(L, 1)), 1, 0, NULL };
+    lua_settop(L, 1);
+    return qs_run(L, &call, authenticate_perform);
+}
+
 static int client_last_response(lua_State *L)
 {
     check_open(L, to_client(L, 1));
@@ -325,6 +392,7 @@ static const luaL_Reg client_methods[] = {
     { "download", client_download },
     { "last_response", client_last_response },
     { "is_closed", client_is_closed },
+    { "authenticate", client_authenticate },
     { NULL, NULL }
 };
 
@@ -335,4 +403,4 @@ static const luaL_Reg client_meta[] = {
     { NULL, NULL }
 };
 
-const qs_class qs_client_class = { QS_CLIENT_MT, "client", client_methods, client_meta, client_index };
+const qs_class qs_client_class = { QS_CLIENT_MT, "client", client_methods, NULL, client_meta, client_index };

@@ -210,9 +210,17 @@ describe("client.webhooks", function()
     assert.has_error(function() w:delete("") end)
     assert.has_error(function() w:delete_by_entity({}) end)
     assert.has_error(function() w:list("x") end, "bad argument #1 to 'list' (table expected, got string)")
-    assert.has_error(function() w:logs{} end,
-      "bad argument #1 to 'logs' (give exactly one of 'entity_key' and 'webhook_key')")
-    assert.has_error(function() w:logs{ entity_key = "a", webhook_key = "b" } end)
+    assert.has_error(function() w:logs{ entity_key = "a", webhook_key = "b" } end,
+      "bad argument #1 to 'logs' (give at most one of 'entity_key' and 'webhook_key')")
+    assert.has_error(function() w:list{ page_size = 0 } end,
+      "bad argument #1 to 'list' (field 'page_size': a positive integer expected)")
+    assert.has_error(function() w:logs{ page_size = 2.5 } end,
+      "bad argument #1 to 'logs' (field 'page_size': a positive integer expected)")
+    assert.has_error(function() w:list{ after = "x" } end, "bad argument #1 to 'list' (unknown field 'after')")
+    assert.has_error(function() w:page{ after = "http://elsewhere.example/v1/webhooks" } end,
+      "bad argument #1 to 'page' (field 'after': the position an earlier page returned expected)")
+    assert.has_error(function() w:pages{ entity_key = 1 } end,
+      "bad argument #1 to 'pages' (field 'entity_key': non-empty string expected, got number)")
     local ok, err = pcall(w.get, {}, "k")   -- called with a dot
     assert.is_false(ok)
     assert.truthy(err:find("call it with a colon: webhooks:get", 1, true))
