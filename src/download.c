@@ -200,6 +200,10 @@ int qs_download(lua_State *L, const qs_call *call, const char *url, const char *
     r.state = &d;
     if (qs_attempt(L, &r) == 2) {
         qs_temp_discard(&c->temp);
+        if (qs_rawlen(L, top + 2) > 0) {   /* where the failure was */
+            lua_pushvalue(L, top + 2);
+            lua_setfield(L, -2, "redirects");
+        }
         return qs_keep_top2(L, top);
     }
     lua_replace(L, top + 1);           /* over the URL */

@@ -99,12 +99,20 @@ static int place_given(lua_State *L)
     return given;
 }
 
+/* Whether the caller's value (on top) is false: none, not even the environment's. */
+static int refused(lua_State *L, const qs_option *o)
+{
+    return o->env != NULL && lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+}
+
 /* Stores a copy of the string option's value (the caller's, on top, or the
    environment's), wiping what the slot held. */
 static void store_string(lua_State *L, qs_client *c, const qs_option *o, int use_env)
 {
     const char *s = NULL;
-    if (!lua_isnil(L, -1)) {
+    if (refused(L, o) && !(o->flags & QS_OPT_REQUIRED)) {
+        s = NULL;
+    } else if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '\0')
             type_error(L, o, "non-empty string");
         s = lua_tostring(L, -1);
@@ -126,7 +134,9 @@ static void store_string(lua_State *L, qs_client *c, const qs_option *o, int use
 static void store_choice(lua_State *L, qs_client *c, const qs_option *o, int use_env)
 {
     const char *s = NULL;
-    if (!lua_isnil(L, -1)) {
+    if (refused(L, o)) {
+        s = NULL;
+    } else if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING)
             type_error(L, o, "string");
         s = lua_tostring(L, -1);
