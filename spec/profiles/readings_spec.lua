@@ -63,7 +63,11 @@ local function delivered()
   error("the emulator's deliveries did not drain")
 end
 
-before_each(function() emulator:reset() end)
+-- the defaults whatever the start profiles; each spec names the readings it plays
+before_each(function()
+  emulator:reset()
+  emulator:profile("defaults")
+end)
 after_each(function() emulator:reset() end)
 
 describe("tokens on webhook calls", function()

@@ -39,6 +39,14 @@ function emulator.client(opts)
   return quicklysign.new(o)
 end
 
+--- The value of a config setting as the emulator plays it now ("unknown_webhook",
+-- "delivery.log_entries"): what a spec that holds under every profile expects depends on it.
+function emulator:setting(name)
+  local value = self:current_profile().config
+  for part in name:gmatch("[^.]+") do value = value[part] end
+  return value
+end
+
 --- The key of a new document pack, to subscribe to.
 function emulator.new_entity()
   return emulator:create_pack{ name = "Pack", documents = { { name = "Doc" } } }.key
