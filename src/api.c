@@ -81,7 +81,7 @@ void qs_push_found(lua_State *L, int idx)
         lua_pushfstring(L, "data is a %s", luaL_typename(L, idx));
         return;
     }
-    const char *keys[QS_SHAPE_KEYS];
+    const char *keys[QS_SHAPE_KEYS] = { NULL };
     int n = 0, more = 0;
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {

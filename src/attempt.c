@@ -162,18 +162,12 @@ static qs_outcome too_large(lua_State *L, const qs_request *r, const qs_transfer
 
 /* ---- Ctrl-C ------------------------------------------------------------- */
 
-/* The debug hook when an exchange began. */
-typedef struct hook_watch {
-    lua_State *L;
-    lua_Hook hook;
-    int mask;
-} hook_watch;
-
-/* The exchange's cancelled(): the hook changed, so a signal handler set it. */
+/* The exchange's cancelled(): the hook changed since the exchange of request
+   ud began, so a signal handler set it. */
 static int hook_changed(void *ud)
 {
-    const hook_watch *w = ud;
-    return lua_gethook(w->L) != w->hook || lua_gethookmask(w->L) != w->mask;
+    const qs_request *r = ud;
+    return lua_gethook(r->L) != r->hook || lua_gethookmask(r->L) != r->hook_mask;
 }
 
 /*
@@ -218,9 +212,11 @@ static qs_outcome exchange(lua_State *L, qs_request *r, qs_transfer *t)
         qs_error_set_request(L, r);
         return QS_FAILED;
     }
-    hook_watch w = { L, lua_gethook(L), lua_gethookmask(L) };
+    r->L = L;
+    r->hook = lua_gethook(L);
+    r->hook_mask = lua_gethookmask(L);
     t->cancelled = hook_changed;
-    t->cancel_ud = &w;
+    t->cancel_ud = r;
     qs_transfer_perform(c, t);
     r->status = r->http_status = t->status;   /* an envelope may say otherwise */
     if (t->aborted)

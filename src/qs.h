@@ -210,6 +210,11 @@ typedef struct qs_request {
     long status;                /* the envelope's status_code when there is one, else HTTP's */
     long http_status;
     int attempts;               /* exchanges made (a redirect followed is part of one) */
+    /* the debug hook when the exchange began: a change while libcurl runs is a signal
+       handler's (Ctrl-C), which ends the exchange (attempt.c) */
+    lua_State *L;
+    lua_Hook hook;
+    int hook_mask;
 } qs_request;
 
 /* buffer.c: bytes, never a Lua or libcurl call. */

@@ -74,7 +74,8 @@ describe("quicklysign doctor", function()
     for _, p in ipairs{ "logs-filter-optional", "logs-filter-required" } do
       local _, readings, answer = doctor(p)
       assert.are.equal(p, readings[CHECK.logs])
-      assert.are.equal(p == "logs-filter-required", table.concat(answer.configure, "\n"):find("--entity", 1, true) ~= nil)
+      local advised = table.concat(answer.configure, "\n")
+      assert.are.equal(p == "logs-filter-required", advised:find("--entity", 1, true) ~= nil)
     end
     for _, p in ipairs{ "unknown-key-404", "unknown-key-400" } do
       local _, readings = doctor(p)

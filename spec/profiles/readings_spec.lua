@@ -270,7 +270,8 @@ describe("pagination", function()
     for i = 1, n do made[i] = assert(client.webhooks:create{ entity_key = entity, callback = CALLBACK .. i }).key end
   end
 
-  for p, kind in pairs{ ["pages-cursor"] = "cursor", ["pages-absolute"] = "absolute", ["pages-relative"] = "relative" } do
+  local KINDS = { ["pages-cursor"] = "cursor", ["pages-absolute"] = "absolute", ["pages-relative"] = "relative" }
+  for p, kind in pairs(KINDS) do
     it("follows every page, page_size passed through (" .. p .. ")", function()
       emulator:profile(p)
       subscribe(5)
@@ -391,7 +392,8 @@ describe("PDFs", function()
     pack = emulator:create_pack{ name = "Deal", documents = { { name = "Überweisung – 日本" }, { name = "Annex" } } }
   end)
 
-  for _, p in ipairs{ "pdf-api", "pdf-no-token", "pdf-redirect-same-host", "pdf-redirect-storage", "pdf-storage-url" } do
+  local HOSTS = { "pdf-api", "pdf-no-token", "pdf-redirect-same-host", "pdf-redirect-storage", "pdf-storage-url" }
+  for _, p in ipairs(HOSTS) do
     it("downloads every document, the token to the API's origin only (" .. p .. ")", function()
       local state = emulator:profile(p)
       local dir = tmpdir()
