@@ -86,6 +86,7 @@ build = {
     ["quicklysign.cli.completion"] = "lua/quicklysign/cli/completion.lua",
     ["quicklysign.cli.config"] = "lua/quicklysign/cli/config.lua",
     ["quicklysign.cli.context"] = "lua/quicklysign/cli/context.lua",
+    ["quicklysign.cli.doctor"] = "lua/quicklysign/cli/doctor.lua",
     ["quicklysign.cli.help"] = "lua/quicklysign/cli/help.lua",
     ["quicklysign.cli.http_client"] = "lua/quicklysign/cli/http_client.lua",
     ["quicklysign.cli.http_server"] = "lua/quicklysign/cli/http_server.lua",

@@ -14,7 +14,7 @@
  *  - a URL of the API's origin resolves in libcurl to the API's host/port;
  *  - qs_push_with_credentials keeps a's scheme://host:port/path, drops any
  *    fragment, and carries exactly one client_id and one client_secret,
- *    ours;
+ *    ours (none at all when asked for a page's position);
  *  - qs_push_url's escaped key decodes back to the key.
  */
 #include <strings.h>
@@ -106,7 +106,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int top = lua_gettop(L);
 
     if (qs_is_http_url(a)) {
-        qs_push_with_credentials(L, &c, a);
+        qs_push_with_credentials(L, &c, a, 0);
+        const char *bare = lua_tostring(L, -1);
+        FUZZ_CHECK(count_param(bare, "client_secret") == 0 && count_param(bare, "client_id") == 0,
+                   "credentials left in a position: '%s' -> '%s'", a, bare);
+        lua_pop(L, 1);
+        qs_push_with_credentials(L, &c, a, 1);
         const char *out = lua_tostring(L, -1);
         size_t stem = strcspn(a, "?#");
         FUZZ_CHECK(strncmp(out, a, stem) == 0, "stem changed: '%s' -> '%s'", a, out);

@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     qs_call call = { c, ci, 0, NULL };
     lua_pushliteral(L, "http://127.0.0.1:8089/v1/webhooks?client_id=id&client_secret=s3cr%2Bt");
     qs_request r;
-    qs_request_init(&r, &call, "GET", QS_AUTH_QUERY, lua_gettop(L));
+    qs_request_init(&r, &call, "GET", QS_TOKEN_NONE, lua_gettop(L));
     r.envelope = (int)(flags & 1);
     qs_transfer t;
     memset(&t, 0, sizeof t);

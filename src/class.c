@@ -6,7 +6,9 @@
  * (locked, __name, __index finding the methods, a default __tostring), and
  * one checks `self`. The method names are exported as core.methods, so that
  * Lua code that proxies a client (openresty.client) derives its list from
- * the one declaration instead of copying it.
+ * the one declaration instead of copying it; a class's local methods (the
+ * page iterators, whose results cannot cross into another Lua state) are
+ * left out of that list.
  */
 #include <string.h>
 
@@ -46,6 +48,8 @@ void qs_class_open(lua_State *L, const qs_class *k, int methods_idx)
         qs_setfuncs(L, k->meta);          /* may replace __tostring */
     lua_newtable(L);
     qs_setfuncs(L, k->methods);
+    if (k->local_methods != NULL)
+        qs_setfuncs(L, k->local_methods);
     if (k->index != NULL)
         lua_pushcclosure(L, k->index, 1);
     lua_setfield(L, -2, "__index");

@@ -88,17 +88,120 @@ static int client_gc(lua_State *L)
  * out of memory - the call is over when lua_pcall returns: the busy mark is
  * cleared and a close() that came during the call is carried out, then the
  * error, if any, goes on to the caller. No file below this one ends a call.
+ *
+ * A call whose work is done is reported done. A debug hook can raise as
+ * perform returns: Ctrl-C in the instant after a download's rename, or
+ * after a create's answer. Its results were kept outside the protected
+ * frame, so they are returned, and an interrupt raised by a hook that
+ * removed itself (lua.c's and luajit.c's do) is raised again at the
+ * caller's next instruction; a hook still installed gets its next chance
+ * anyway. A hook set in that instant (by the SIGINT handler) that has not
+ * fired yet is set aside until then too, rather than firing as the method
+ * returns. So an interrupt either strikes before a download's rename (and
+ * nothing is in place) or after its size reached the caller; only one that
+ * arrives in the method's last few instructions is raised by the
+ * interpreter as it returns, as Lua raises it from any C function.
  */
+#define QS_RUN_KEY "quicklysign.core.run"   /* see run_table */
+#define QS_KEPT 4                          /* results a perform step returns, at most */
+
+/* A debug hook set aside (restore_hook puts it back). */
+typedef struct saved_hook {
+    lua_Hook hook;
+    int mask, count;
+} saved_hook;
+
 typedef struct run_frame {
     qs_call *call;
     qs_perform perform;
+    int results;                /* how many perform returned, -1 until it has */
 } run_frame;
+
+/*
+ * Pushes the table the end of every call uses, made once per Lua state:
+ * [1..QS_KEPT] the results of the perform step that ended last, `hook` a
+ * saved_hook, `pending` an error to raise again (false when none). Every
+ * slot exists beforehand, so that nothing is allocated (and so no finalizer,
+ * no Lua code, no hook runs) between the end of the work and its return.
+ */
+static int push_run_table(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, QS_RUN_KEY);
+    if (lua_istable(L, -1))
+        return lua_gettop(L);
+    lua_pop(L, 1);
+    lua_createtable(L, QS_KEPT, 2);
+    for (int i = 1; i <= QS_KEPT; i++) {
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, -2, i);
+    }
+    memset(lua_newuserdata(L, sizeof(saved_hook)), 0, sizeof(saved_hook));
+    lua_setfield(L, -2, "hook");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "pending");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, QS_RUN_KEY);
+    return lua_gettop(L);
+}
 
 static int run_protected(lua_State *L)
 {
     run_frame *f = lua_touserdata(L, 1);
     lua_remove(L, 1);   /* perform sees the method's own stack */
-    return f->perform(L, f->call);
+    int n = f->perform(L, f->call);
+    lua_getfield(L, LUA_REGISTRYINDEX, QS_RUN_KEY);
+    for (int i = 1; i <= n && i <= QS_KEPT; i++) {
+        lua_pushvalue(L, i - n - 2);
+        lua_rawseti(L, -2, i);
+    }
+    lua_pop(L, 1);
+    f->results = n <= QS_KEPT ? n : -1;
+    return n;
+}
+
+/* The count hook that raises the pending error, or puts the saved hook back. */
+static void resume_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    int t = push_run_table(L);
+    lua_getfield(L, t, "hook");
+    const saved_hook *h = lua_touserdata(L, -1);
+    lua_sethook(L, h->hook, h->mask, h->count);
+    lua_getfield(L, t, "pending");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, t, "pending");
+    if (!lua_toboolean(L, -1)) {
+        lua_settop(L, t - 1);
+        return;
+    }
+    lua_error(L);
+}
+
+/* Sets the current hook aside (with the error on top to raise, or false)
+   until the caller's next instruction, where resume_hook takes over. */
+static void defer(lua_State *L, int t)
+{
+    lua_setfield(L, t, "pending");
+    lua_getfield(L, t, "hook");
+    saved_hook *h = lua_touserdata(L, -1);
+    h->hook = lua_gethook(L);
+    h->mask = lua_gethookmask(L);
+    h->count = lua_gethookcount(L);
+    lua_pop(L, 1);
+    lua_sethook(L, resume_hook, LUA_MASKCOUNT, 1);
+}
+
+/* A hook raised after the perform step returned (the run table at 1, the
+   error on top): the kept results stand, alone on the stack. */
+static int kept_results(lua_State *L, const run_frame *f)
+{
+    if (lua_gethook(L) == NULL)
+        defer(L, 1);                /* the hook removed itself: its error waits */
+    lua_settop(L, 1);
+    for (int i = 1; i <= f->results; i++)
+        lua_rawgeti(L, 1, i);
+    lua_remove(L, 1);
+    return f->results;
 }
 
 int qs_run(lua_State *L, qs_call *call, qs_perform perform)
@@ -106,13 +209,17 @@ int qs_run(lua_State *L, qs_call *call, qs_perform perform)
     qs_client *c = check_open(L, call->c);
     if (c->busy)
         return luaL_error(L, "attempt to use a quicklysign client while a call on it is under way");
-    run_frame f = { call, perform };
+    run_frame f = { call, perform, -1 };
     int n = lua_gettop(L);
-    luaL_checkstack(L, 2, NULL);
+    luaL_checkstack(L, QS_KEPT + 4, NULL);
+    push_run_table(L);
+    lua_insert(L, 1);               /* below the method's values: it outlives the pcall */
     lua_pushcfunction(L, run_protected);
-    lua_insert(L, 1);
-    lua_pushlightuserdata(L, &f);
     lua_insert(L, 2);
+    lua_pushlightuserdata(L, &f);
+    lua_insert(L, 3);
+    lua_Hook hook = lua_gethook(L);
+    int mask = lua_gethookmask(L);
     call->deadline = qs_now() + c->timeout;
     c->busy = 1;
     int rc = lua_pcall(L, n + 1, LUA_MULTRET, 0);
@@ -120,8 +227,15 @@ int qs_run(lua_State *L, qs_call *call, qs_perform perform)
     release_scratch(c);
     if (c->close_pending)
         release(c);
+    if (rc != 0 && f.results >= 0)
+        return kept_results(L, &f);
     if (rc != 0)
         return lua_error(L);
+    if (lua_gethook(L) != hook || lua_gethookmask(L) != mask) {
+        lua_pushboolean(L, 0);
+        defer(L, 1);                /* a hook set in the last instant fires after the return */
+    }
+    lua_remove(L, 1);
     return lua_gettop(L);
 }
 
@@ -259,6 +373,19 @@ static int client_download(lua_State *L)
     return qs_run(L, &call, download_perform);
 }
 
+static int authenticate_perform(lua_State *L, qs_call *call)
+{
+    return qs_authenticate(L, call);
+}
+
+/* client:authenticate() --> true: a fresh access token from api_key, now */
+static int client_authenticate(lua_State *L)
+{
+    qs_call call = { check_open(L, to_client(L, 1)), 1, 0, NULL };
+    lua_settop(L, 1);
+    return qs_run(L, &call, authenticate_perform);
+}
+
 static int client_last_response(lua_State *L)
 {
     check_open(L, to_client(L, 1));
@@ -325,6 +452,7 @@ static const luaL_Reg client_methods[] = {
     { "download", client_download },
     { "last_response", client_last_response },
     { "is_closed", client_is_closed },
+    { "authenticate", client_authenticate },
     { NULL, NULL }
 };
 
@@ -335,4 +463,4 @@ static const luaL_Reg client_meta[] = {
     { NULL, NULL }
 };
 
-const qs_class qs_client_class = { QS_CLIENT_MT, "client", client_methods, client_meta, client_index };
+const qs_class qs_client_class = { QS_CLIENT_MT, "client", client_methods, NULL, client_meta, client_index };

@@ -3,8 +3,10 @@
  * final PDF of each of its documents into a folder.
  *
  * File names come from document names, which the server (or whoever named
- * the documents) controls: fs.c reduces them to a safe set of characters;
- * they can never leave the folder, and two documents never share a file.
+ * the documents) controls: fs.c keeps their letters (UTF-8) and a safe set
+ * of ASCII; they can never leave the folder, and two documents never share
+ * a file. A pack whose documents are no list, or one of which has no
+ * serve_pdf_url, is an error before anything is downloaded.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,7 +25,7 @@ static int get_pack(lua_State *L, qs_request *r, const qs_call *call, const char
 {
     int base = lua_gettop(L);
     qs_push_url(L, call->c, QS_PATH_DOCUMENT_PACKS, key, NULL, 0);
-    qs_request_init(r, call, "GET", QS_AUTH_TOKEN, base + 1);
+    qs_request_init(r, call, "GET", QS_TOKEN_REQUIRED, base + 1);
     if (qs_attempt(L, r) == 2)
         return qs_keep_top2(L, base);
     return qs_api_field(L, r, base + 1, "document_pack") == 2 ? qs_keep_top2(L, base) : 1;
@@ -73,32 +75,60 @@ static void push_entry(lua_State *L, int key, int name, int file, int path, int 
 }
 
 /*
- * Downloads the document on top into folder, naming its file from `used`:
- * pushes its entry (returns 1), nothing when it has no serve_pdf_url
- * (returns 0), or an error (returns 2). Each document has a deadline of its
- * own, download_timeout from its start: a pack of many large documents is
- * not cut short by a deadline meant for one.
+ * Checks the pack's documents (at docs) before anything is downloaded: a
+ * list, each one a table with an http(s) serve_pdf_url. Returns 1, or 0
+ * with an error pushed: a pack is never downloaded short of a document.
  */
-static int download_document(lua_State *L, const qs_request *pack, const char *folder, int used)
+static int check_documents(lua_State *L, const qs_request *pack, int docs)
 {
-    const qs_call *call = pack->call;
+    if (!qs_is_array(L, docs)) {
+        lua_pushfstring(L, "the pack's documents is not a list (%s)",
+                        lua_isnil(L, docs) ? "there is none" : luaL_typename(L, docs));
+        qs_push_answer_error(L, pack, QS_MISSING_DATA, lua_tostring(L, -1));
+        return 0;
+    }
+    int n = (int)qs_rawlen(L, docs);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, docs, i);
+        if (lua_istable(L, -1))
+            lua_getfield(L, -1, "serve_pdf_url");
+        else
+            lua_pushnil(L);
+        const char *url = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (url == NULL || !qs_is_http_url(url)) {
+            lua_pushfstring(L, url == NULL ? "document %d of the pack has no serve_pdf_url"
+                                           : "document %d's serve_pdf_url is not an http(s) URL", i);
+            qs_push_answer_error(L, pack, QS_BAD_DOCUMENT_URL, lua_tostring(L, -1));
+            if (lua_istable(L, -4)) {
+                lua_getfield(L, -4, "key");
+                lua_setfield(L, -2, "document_key");
+            }
+            return 0;
+        }
+        lua_pop(L, 2);
+    }
+    return 1;
+}
+
+/*
+ * Downloads the document on top (checked) into folder, naming its file from
+ * `used`: pushes its entry (returns 1) or an error (returns 2). Each document
+ * has a deadline of its own, download_timeout from its start: a pack of many
+ * large documents is not cut short by a deadline meant for one.
+ */
+static int download_document(lua_State *L, const qs_call *call, const char *folder, int used)
+{
     qs_client *c = call->c;
     int doc = lua_gettop(L);
     lua_getfield(L, doc, "serve_pdf_url");
     lua_getfield(L, doc, "key");
     lua_getfield(L, doc, "document_name");
-    if (lua_type(L, doc + 1) != LUA_TSTRING)
-        return 0;   /* nothing to download for this one */
-    const char *url = lua_tostring(L, doc + 1);
     const char *doc_key = lua_type(L, doc + 2) == LUA_TSTRING ? lua_tostring(L, doc + 2) : "document";
     const char *name = lua_type(L, doc + 3) == LUA_TSTRING ? lua_tostring(L, doc + 3) : doc_key;
     qs_push_file_name(L, name, doc_key, used);
     lua_pushfstring(L, "%s/%s", folder, lua_tostring(L, doc + 4));
-    if (!qs_is_http_url(url)) {
-        qs_push_answer_error(L, pack, QS_BAD_DOCUMENT_URL, "a document's serve_pdf_url is not an http(s) URL");
-        return 2;
-    }
-    if (qs_download(L, call, url, lua_tostring(L, doc + 5), qs_now() + c->download_timeout) == 2)
+    if (qs_download(L, call, lua_tostring(L, doc + 1), lua_tostring(L, doc + 5),
+                    qs_now() + c->download_timeout) == 2)
         return 2;
     push_entry(L, doc + 2, doc + 3, doc + 4, doc + 5, doc + 6);
     return 1;
@@ -110,26 +140,29 @@ static int download_perform(lua_State *L, qs_call *call)
     const dp_args *a = call->args;
     int base = lua_gettop(L);
     qs_request pack;
-    if (get_pack(L, &pack, call, a->key) == 2 || make_folder(L, call, a, base) == 2)
+    if (get_pack(L, &pack, call, a->key) == 2)
         return 2;
-    int folder = base + 3, used = base + 4, result = base + 5, docs = base + 6, count = 0;
-    lua_newtable(L);
-    lua_newtable(L);
+    int docs = base + 3;
     lua_getfield(L, base + 2, "documents");
-    int n = lua_istable(L, docs) ? (int)qs_rawlen(L, docs) : 0;
+    if (!check_documents(L, &pack, docs))
+        return qs_fail(L, base);
+    if (make_folder(L, call, a, base) == 2)
+        return 2;
+    int folder = base + 4, used = base + 5, result = base + 6, count = 0;
+    lua_newtable(L);
+    lua_newtable(L);
+    int n = (int)qs_rawlen(L, docs);
     for (int i = 1; i <= n; i++) {
-        lua_settop(L, docs);
+        lua_settop(L, result);
         lua_rawgeti(L, docs, i);
-        int rc = lua_istable(L, -1) ? download_document(L, &pack, lua_tostring(L, folder), used) : 0;
-        if (rc == 2) {
+        if (download_document(L, call, lua_tostring(L, folder), used) == 2) {
             lua_pushvalue(L, result);
             lua_setfield(L, -2, "downloaded");   /* what is already on disk */
             return qs_fail(L, base);
         }
-        if (rc == 1)
-            lua_rawseti(L, result, ++count);
+        lua_rawseti(L, result, ++count);
     }
-    lua_pushvalue(L, result);
+    lua_settop(L, result);
     return 1;
 }
 
@@ -164,4 +197,4 @@ static const luaL_Reg dp_methods[] = {
     { NULL, NULL }
 };
 
-const qs_class qs_packs_class = { QS_PACKS_MT, "document_packs", dp_methods, NULL, NULL };
+const qs_class qs_packs_class = { QS_PACKS_MT, "document_packs", dp_methods, NULL, NULL, NULL };

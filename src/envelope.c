@@ -92,6 +92,26 @@ static void record_response(lua_State *L, const qs_request *r, int env_idx, long
     lua_settop(L, top);
 }
 
+/* Records the last response of a request answered without an envelope (a
+   download): {status, method, url}. */
+void qs_record_response(lua_State *L, const qs_request *r, long status)
+{
+    record_response(L, r, 0, status);
+}
+
+/* Sets last_response[field] to the value on top, which it pops: what a
+   reader learnt of the answer (the list's shape, the kind of its next). */
+void qs_note_response(lua_State *L, const qs_request *r, const char *field)
+{
+    qs_getuservalue(L, r->call->client_idx);
+    lua_getfield(L, -1, "last_response");
+    if (lua_istable(L, -1)) {
+        lua_pushvalue(L, -3);
+        lua_setfield(L, -2, field);
+    }
+    lua_pop(L, 3);
+}
+
 /* A body that failed: fills code, message and errors from the envelope's status table. */
 static void set_envelope_error(lua_State *L, qs_client *c, int status_idx)
 {

@@ -23,17 +23,20 @@ static const struct reason_row {
     [QS_TLS_FAILED]            = { "tls_failed", "tls" },
     [QS_HTTP_STATUS]           = { "http_status", "http" },
     [QS_BODY_TOO_LARGE]        = { "body_too_large", "http" },
-    [QS_CROSS_ORIGIN_REDIRECT] = { "cross_origin_redirect", "http" },
+    [QS_INSECURE_REDIRECT]     = { "insecure_redirect", "http" },
     [QS_TOO_MANY_REDIRECTS]    = { "too_many_redirects", "http" },
     [QS_API_ERROR]             = { "api_error", "api" },
     [QS_NOT_JSON]              = { "not_json", "protocol" },
     [QS_NOT_ENVELOPE]          = { "not_envelope", "protocol" },
     [QS_MISSING_DATA]          = { "missing_data", "protocol" },
     [QS_BAD_ACCESS_TOKEN]      = { "bad_access_token", "protocol" },
+    [QS_UNKNOWN_LIST_SHAPE]    = { "unknown_list_shape", "protocol" },
     [QS_PAGINATION_LOOP]       = { "pagination_loop", "protocol" },
     [QS_CROSS_ORIGIN_NEXT]     = { "cross_origin_next", "protocol" },
     [QS_TOO_MANY_PAGES]        = { "too_many_pages", "protocol" },
     [QS_BAD_DOCUMENT_URL]      = { "bad_document_url", "protocol" },
+    [QS_NOT_PDF]               = { "not_pdf", "protocol" },
+    [QS_NO_DELETE_ROUTE]       = { "no_delete_route", "protocol" },
     [QS_CANNOT_CREATE_FILE]    = { "cannot_create_file", "io" },
     [QS_CANNOT_WRITE_FILE]     = { "cannot_write_file", "io" },
     [QS_CANNOT_RENAME_FILE]    = { "cannot_rename_file", "io" },
@@ -61,8 +64,9 @@ static void set_integer(lua_State *L, const char *field, long value)
     lua_setfield(L, -2, field);
 }
 
-/* Pushes a new error {kind, reason, message, retryable = false}; the
-   message is redacted. */
+/* Pushes a new error {kind, reason, message, retryable = false, attempts = 0};
+   the message is redacted. An error about a request says how many attempts
+   it made (qs_push_answer_error, and the attempt loop's last word). */
 void qs_push_error(lua_State *L, qs_client *c, qs_reason reason, const char *message)
 {
     lua_createtable(L, 0, 12);
@@ -74,6 +78,7 @@ void qs_push_error(lua_State *L, qs_client *c, qs_reason reason, const char *mes
     lua_setfield(L, -2, "reason");
     qs_error_set_string(L, c, "message", message);
     qs_error_set_bool(L, "retryable", 0);
+    set_integer(L, "attempts", 0);
 }
 
 /* With the error on top: sets the method and url (redacted) of request r. */
@@ -84,11 +89,12 @@ void qs_error_set_request(lua_State *L, const qs_request *r)
 }
 
 /* Pushes an error about the answer to request r: its method and url, its
-   status (the envelope's when it had one) and http_status. */
+   status (the envelope's when it had one), http_status and attempts. */
 void qs_push_answer_error(lua_State *L, const qs_request *r, qs_reason reason, const char *message)
 {
     qs_push_error(L, r->call->c, reason, message);
     qs_error_set_request(L, r);
+    set_integer(L, "attempts", r->attempts);
     if (r->status > 0)
         set_integer(L, "status", r->status);
     if (r->http_status > 0)

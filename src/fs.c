@@ -2,7 +2,7 @@
  * fs.c - the file system: a download's temporary file (made beside its
  * target, fsync'd and renamed into place only when complete), folders made
  * as needed, and document names made into file names that stay inside their
- * folder. Every failed system call returns -1 with errno set, and becomes an
+ * folder and keep their letters (UTF-8). Every failed system call returns -1 with errno set, and becomes an
  * error in one place, qs_push_io_error, the way LuaFileSystem turns every
  * failure into the same nil, message, errno (its pushresult).
  */
@@ -141,18 +141,30 @@ int qs_temp_read(qs_tempfile *t, qs_buffer *b)
     return ferror(t->file) ? -1 : 0;
 }
 
-/* Makes the download durable and puts it in place: fsync, close, rename.
-   On failure *why says which step failed. */
-int qs_temp_commit(qs_tempfile *t, const char *path, qs_reason *why)
+/* Reads the first n bytes of the file into buf: how many it read, or -1. */
+long qs_temp_head(qs_tempfile *t, char *buf, size_t n)
 {
-    *why = QS_CANNOT_WRITE_FILE;
+    if (fflush(t->file) != 0 || fseek(t->file, 0, SEEK_SET) != 0)
+        return -1;
+    size_t got = fread(buf, 1, n, t->file);
+    if (ferror(t->file) || fseek(t->file, 0, SEEK_END) != 0)
+        return -1;
+    return (long)got;
+}
+
+/* Makes the download durable: flush, fsync, close (cannot_write_file). */
+int qs_temp_sync(qs_tempfile *t)
+{
     if (fflush(t->file) != 0 || fsync(fileno(t->file)) != 0)
         return -1;
     int rc = fclose(t->file);
     t->file = NULL;
-    if (rc != 0)
-        return -1;
-    *why = QS_CANNOT_RENAME_FILE;
+    return rc != 0 ? -1 : 0;
+}
+
+/* Puts the durable download in place (cannot_rename_file): the last step. */
+int qs_temp_place(qs_tempfile *t, const char *path)
+{
     if (rename(t->path, path) != 0)
         return -1;
     free(t->path);
@@ -193,16 +205,83 @@ static int safe_char(unsigned char ch)
            ch == '-' || ch == '_' || ch == '.' || ch == ' ' || ch == '(' || ch == ')';
 }
 
-/* The stem of a file name for name: safe characters only (others become
-   '_'), no leading dots or spaces (so never "." or ".." or hidden), no
-   trailing ones, at most QS_NAME_MAX bytes, without a ".pdf" of its own. */
+/*
+ * The code point of the UTF-8 sequence at p and its length (*len), or -1
+ * (with *len the bytes to skip) when it is not well formed (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF). Stops at a NUL.
+ */
+long qs_utf8_decode(const unsigned char *p, size_t *len)
+{
+    unsigned lead = p[0];
+    size_t n = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    long cp = lead & (0x3F >> (n - 1));
+    *len = 1;
+    if (lead < 0x80)
+        return (long)lead;
+    if (lead < 0xC2 || lead > 0xF4)
+        return -1;
+    for (size_t i = 1; i < n; i++, (*len)++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    *len = n;
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+        return -1;
+    return cp;
+}
+
+/* Code points that are not kept in a file name, though valid: spaces other
+   than ' ', invisible formatting (bidi overrides, zero widths, tags, the
+   soft hyphen), lookalikes of '/' and '\\', private use and noncharacters. */
+static const struct { long lo, hi; } unsafe_ranges[] = {
+    { 0x80, 0xA0 }, { 0xAD, 0xAD }, { 0x600, 0x605 }, { 0x61C, 0x61C }, { 0x6DD, 0x6DD },
+    { 0x70F, 0x70F }, { 0x1680, 0x1680 }, { 0x180E, 0x180E }, { 0x2000, 0x200F },
+    { 0x2028, 0x202F }, { 0x2044, 0x2044 }, { 0x205F, 0x206F }, { 0x2215, 0x2216 },
+    { 0x29F5, 0x29F5 }, { 0x29F8, 0x29F9 }, { 0x3000, 0x3000 }, { 0xE000, 0xF8FF },
+    { 0xFDD0, 0xFDEF }, { 0xFE68, 0xFE68 }, { 0xFEFF, 0xFEFF }, { 0xFF0F, 0xFF0F },
+    { 0xFF3C, 0xFF3C }, { 0xFFF9, 0xFFFB }, { 0x110BD, 0x110BD }, { 0x1D173, 0x1D17A },
+    { 0xE0000, 0x10FFFF },
+};
+
+/* Whether a code point may stand in a file name as it is: a safe ASCII
+   character, or a non-ASCII one that is neither unsafe nor a noncharacter. */
+int qs_name_char(long cp)
+{
+    if (cp < 0x80)
+        return cp >= 0 && safe_char((unsigned char)cp);
+    if ((cp & 0xFFFE) == 0xFFFE)
+        return 0;
+    for (size_t i = 0; i < sizeof unsafe_ranges / sizeof unsafe_ranges[0]; i++)
+        if (cp >= unsafe_ranges[i].lo && cp <= unsafe_ranges[i].hi)
+            return 0;
+    return 1;
+}
+
+/*
+ * The stem of a file name for name: characters qs_name_char keeps, every
+ * other one (or ill-formed byte) becoming '_'; no leading dots or spaces (so
+ * never "." or ".." or hidden), no trailing ones, at most QS_NAME_MAX bytes
+ * (never a character cut in two), without a ".pdf" of its own. So
+ * "Überweisung – 日本" stays as it is, and no name can leave its folder:
+ * only '/' separates, and no byte of a multi-byte character is one.
+ */
 static size_t file_stem(char *stem, const char *name)
 {
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p && n < QS_NAME_MAX; p++) {
-        if (n == 0 && (*p == '.' || *p == ' '))
+    size_t n = 0, len;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p += len) {
+        long cp = qs_utf8_decode(p, &len);
+        int keep = qs_name_char(cp);
+        if (n == 0 && (cp == '.' || cp == ' '))
             continue;
-        stem[n++] = safe_char(*p) ? (char)*p : '_';
+        if (n + (keep ? len : 1) > QS_NAME_MAX)
+            break;
+        if (keep) {
+            memcpy(stem + n, p, len);
+            n += len;
+        } else {
+            stem[n++] = '_';
+        }
     }
     while (n > 0 && (stem[n - 1] == ' ' || stem[n - 1] == '.'))
         n--;
@@ -212,16 +291,45 @@ static size_t file_stem(char *stem, const char *name)
     return n;
 }
 
-/* Whether the name on top was not given out yet in `used` (compared
-   lower-cased, for case-insensitive file systems); records it if so. */
+/* The lower case of a code point, for the scripts whose cases file systems
+   that ignore case fold (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic);
+   others are their own. */
+long qs_fold_case(long cp)
+{
+    if ((cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) ||
+        (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) || (cp >= 0x410 && cp <= 0x42F))
+        return cp + 32;
+    if (cp >= 0x400 && cp <= 0x40F)
+        return cp + 80;
+    if (cp == 0x178)
+        return 0xFF;
+    if ((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177))
+        return cp | 1;
+    if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E))
+        return (cp & 1) ? cp + 1 : cp;
+    return cp;
+}
+
+/* Pushes the key under which a file name is claimed: its code points case
+   folded, four bytes each (the name is well formed: file_stem made it). */
+static void push_claim_key(lua_State *L, const char *candidate)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    size_t len;
+    for (const unsigned char *p = (const unsigned char *)candidate; *p; p += len) {
+        long cp = qs_fold_case(qs_utf8_decode(p, &len));
+        char four[4] = { (char)(cp >> 24), (char)(cp >> 16), (char)(cp >> 8), (char)cp };
+        luaL_addlstring(&b, four, 4);
+    }
+    luaL_pushresult(&b);
+}
+
+/* Whether the name on top was not given out yet in `used` (compared with
+   cases folded, for file systems that ignore case); records it if so. */
 static int claim_name(lua_State *L, int used)
 {
-    size_t len;
-    const char *candidate = lua_tolstring(L, -1, &len);
-    char lower[QS_NAME_MAX + 32];
-    for (size_t k = 0; k <= len; k++)
-        lower[k] = (char)((candidate[k] >= 'A' && candidate[k] <= 'Z') ? candidate[k] + 32 : candidate[k]);
-    lua_pushlstring(L, lower, len);
+    push_claim_key(L, lua_tostring(L, -1));
     lua_pushvalue(L, -1);
     lua_rawget(L, used);
     int fresh = lua_isnil(L, -1);

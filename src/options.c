@@ -18,37 +18,50 @@
 #define AT(field) offsetof(qs_client, field)
 #define NOWHERE 0   /* a function: kept in the client's uservalue, under its name */
 
+/* The headers an access token goes in: the vendor's pages name both (docs/vendor-api.md, "token
+   header"), and a server reads the one it knows, so both by default. */
+static const qs_choice token_headers[] = {
+    { "access_token", QS_TOKEN_IN_ACCESS_TOKEN },
+    { "authorization", QS_TOKEN_IN_AUTHORIZATION },
+    { "both", QS_TOKEN_IN_ACCESS_TOKEN | QS_TOKEN_IN_AUTHORIZATION },
+    { NULL, 0 }
+};
+#define TOKEN_HEADER_DEFAULT 2   /* "both" */
+
 static const qs_option options[] = {
     /* where the API is: an environment variable counts only when the caller gives neither */
-    { "base_url", QS_OPT_STRING, "QUICKLYSIGN_BASE_URL", QS_OPT_PLACE, 0, 0, 0, AT(base_url) },
-    { "environment", QS_OPT_STRING, "QUICKLYSIGN_ENVIRONMENT", QS_OPT_PLACE, 0, 0, 0, AT(environment) },
+    { "base_url", QS_OPT_STRING, "QUICKLYSIGN_BASE_URL", QS_OPT_PLACE, 0, 0, 0, AT(base_url), NULL },
+    { "environment", QS_OPT_STRING, "QUICKLYSIGN_ENVIRONMENT", QS_OPT_PLACE, 0, 0, 0, AT(environment), NULL },
     /* credentials */
-    { "client_id", QS_OPT_STRING, "QUICKLYSIGN_CLIENT_ID", QS_OPT_REQUIRED, 0, 0, 0, AT(client_id) },
-    { "client_secret", QS_OPT_STRING, "QUICKLYSIGN_CLIENT_SECRET", QS_OPT_REQUIRED, 0, 0, 0, AT(client_secret) },
-    { "api_key", QS_OPT_STRING, "QUICKLYSIGN_API_KEY", 0, 0, 0, 0, AT(api_key) },
-    { "access_token", QS_OPT_STRING, NULL, QS_OPT_HEADER, 0, 0, 0, AT(access_token) },
+    { "client_id", QS_OPT_STRING, "QUICKLYSIGN_CLIENT_ID", QS_OPT_REQUIRED, 0, 0, 0, AT(client_id), NULL },
+    { "client_secret", QS_OPT_STRING, "QUICKLYSIGN_CLIENT_SECRET", QS_OPT_REQUIRED, 0, 0, 0, AT(client_secret), NULL },
+    { "api_key", QS_OPT_STRING, "QUICKLYSIGN_API_KEY", 0, 0, 0, 0, AT(api_key), NULL },
+    { "access_token", QS_OPT_STRING, NULL, QS_OPT_HEADER, 0, 0, 0, AT(access_token), NULL },
+    { "token_header", QS_OPT_CHOICE, "QUICKLYSIGN_TOKEN_HEADER", 0, TOKEN_HEADER_DEFAULT, 0, 0,
+      AT(token_header), token_headers },
     /* limits: seconds, counts, bytes */
-    { "timeout", QS_OPT_NUMBER, NULL, 0, 30, 0.001, 86400, AT(timeout) },
-    { "connect_timeout", QS_OPT_NUMBER, NULL, 0, 10, 0.001, 86400, AT(connect_timeout) },
-    { "download_timeout", QS_OPT_NUMBER, NULL, 0, 300, 0.001, 86400, AT(download_timeout) },
-    { "max_retries", QS_OPT_INTEGER, NULL, 0, 2, 0, 10, AT(max_retries) },
-    { "retry_base_delay", QS_OPT_NUMBER, NULL, 0, 0.25, 0, 60, AT(retry_base_delay) },
-    { "max_retry_delay", QS_OPT_NUMBER, NULL, 0, 30, 0, 3600, AT(max_retry_delay) },
-    { "max_body_size", QS_OPT_SIZE, NULL, 0, 8 * KIB * KIB, KIB, KIB * KIB * KIB, AT(max_body_size) },
-    { "always_use_http_status_code_200", QS_OPT_BOOLEAN, NULL, 0, 0, 0, 1, AT(always_200) },
+    { "timeout", QS_OPT_NUMBER, NULL, 0, 30, 0.001, 86400, AT(timeout), NULL },
+    { "connect_timeout", QS_OPT_NUMBER, NULL, 0, 10, 0.001, 86400, AT(connect_timeout), NULL },
+    { "download_timeout", QS_OPT_NUMBER, NULL, 0, 300, 0.001, 86400, AT(download_timeout), NULL },
+    { "max_retries", QS_OPT_INTEGER, NULL, 0, 2, 0, 10, AT(max_retries), NULL },
+    { "retry_base_delay", QS_OPT_NUMBER, NULL, 0, 0.25, 0, 60, AT(retry_base_delay), NULL },
+    { "max_retry_delay", QS_OPT_NUMBER, NULL, 0, 30, 0, 3600, AT(max_retry_delay), NULL },
+    { "max_body_size", QS_OPT_SIZE, NULL, 0, 8 * KIB * KIB, KIB, KIB * KIB * KIB, AT(max_body_size), NULL },
+    { "always_use_http_status_code_200", QS_OPT_BOOLEAN, NULL, 0, 0, 0, 1, AT(always_200), NULL },
     /* https callbacks only, unless the API itself is plain http (the emulator) */
-    { "allow_insecure_callbacks", QS_OPT_BOOLEAN, NULL, 0, QS_UNSET, 0, 1, AT(allow_insecure_callbacks) },
+    { "allow_insecure_callbacks", QS_OPT_BOOLEAN, NULL, 0, QS_UNSET, 0, 1, AT(allow_insecure_callbacks), NULL },
     /* the connection */
-    { "ca_file", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(ca_file) },
-    { "proxy", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(proxy) },
-    { "user_agent", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(user_agent) },
-    { "on_warning", QS_OPT_FUNCTION, NULL, 0, 0, 0, 0, NOWHERE },
-    { NULL, 0, NULL, 0, 0, 0, 0, 0 }
+    { "ca_file", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(ca_file), NULL },
+    { "proxy", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(proxy), NULL },
+    { "user_agent", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(user_agent), NULL },
+    { "on_warning", QS_OPT_FUNCTION, NULL, 0, 0, 0, 0, NOWHERE, NULL },
+    { NULL, 0, NULL, 0, 0, 0, 0, 0, NULL }
 };
 
 static const char *const type_names[] = {
     [QS_OPT_STRING] = "string", [QS_OPT_NUMBER] = "number", [QS_OPT_INTEGER] = "integer",
     [QS_OPT_SIZE] = "integer", [QS_OPT_BOOLEAN] = "boolean", [QS_OPT_FUNCTION] = "function",
+    [QS_OPT_CHOICE] = "string",
 };
 
 /* The field of c that option o's value goes to (not for a function). */
@@ -86,12 +99,20 @@ static int place_given(lua_State *L)
     return given;
 }
 
+/* Whether the caller's value (on top) is false: none, not even the environment's. */
+static int refused(lua_State *L, const qs_option *o)
+{
+    return o->env != NULL && lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+}
+
 /* Stores a copy of the string option's value (the caller's, on top, or the
    environment's), wiping what the slot held. */
 static void store_string(lua_State *L, qs_client *c, const qs_option *o, int use_env)
 {
     const char *s = NULL;
-    if (!lua_isnil(L, -1)) {
+    if (refused(L, o) && !(o->flags & QS_OPT_REQUIRED)) {
+        s = NULL;
+    } else if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '\0')
             type_error(L, o, "non-empty string");
         s = lua_tostring(L, -1);
@@ -106,6 +127,37 @@ static void store_string(lua_State *L, qs_client *c, const qs_option *o, int use
     qs_str_replace(field, s);
     if (s != NULL && *field == NULL)
         luaL_error(L, "quicklysign: out of memory");
+}
+
+/* Stores the value of the word the choice option's value names (the caller's, on top, or the
+   environment's), or of its default. */
+static void store_choice(lua_State *L, qs_client *c, const qs_option *o, int use_env)
+{
+    const char *s = NULL;
+    if (refused(L, o)) {
+        s = NULL;
+    } else if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            type_error(L, o, "string");
+        s = lua_tostring(L, -1);
+    } else if (o->env != NULL && use_env && (s = getenv(o->env)) != NULL && s[0] == '\0') {
+        s = NULL;
+    }
+    const qs_choice *k = s == NULL ? &o->choices[(int)o->dflt] : o->choices;
+    while (s != NULL && k->name != NULL && strcmp(k->name, s) != 0)
+        k++;
+    if (k->name == NULL) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (const qs_choice *w = o->choices; w->name != NULL; w++) {
+            luaL_addstring(&b, w == o->choices ? "'" : w[1].name == NULL ? "' or '" : "', '");
+            luaL_addstring(&b, w->name);
+        }
+        luaL_addstring(&b, "'");
+        luaL_pushresult(&b);
+        luaL_error(L, "bad argument #1 to 'new' (option '%s' must be %s)", o->name, lua_tostring(L, -1));
+    }
+    *(int *)slot(c, o) = k->value;
 }
 
 /* The number option's value (the caller's, on top), or its default. */
@@ -146,6 +198,9 @@ static void read_option(lua_State *L, qs_client *c, int uv, const qs_option *o, 
         if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
             type_error(L, o, "boolean");
         *(int *)slot(c, o) = lua_isnil(L, -1) ? (int)o->dflt : lua_toboolean(L, -1);
+        break;
+    case QS_OPT_CHOICE:
+        store_choice(L, c, o, use_env);
         break;
     case QS_OPT_FUNCTION:
         if (!lua_isnil(L, -1) && !lua_isfunction(L, -1))
@@ -191,7 +246,20 @@ static void push_number(lua_State *L, double v)
         lua_pushnumber(L, v);
 }
 
-/* Pushes { [name] = { type =, env =, default =, min =, max =, required = } }. */
+/* Pushes a choice's words, and sets its default, in the option's table on top. */
+static void push_choices(lua_State *L, const qs_option *o)
+{
+    lua_newtable(L);
+    for (int i = 0; o->choices[i].name != NULL; i++) {
+        lua_pushstring(L, o->choices[i].name);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "choices");
+    lua_pushstring(L, o->choices[(int)o->dflt].name);
+    lua_setfield(L, -2, "default");
+}
+
+/* Pushes { [name] = { type =, env =, default =, min =, max =, choices =, required = } }. */
 void qs_push_options(lua_State *L)
 {
     lua_newtable(L);
@@ -203,7 +271,9 @@ void qs_push_options(lua_State *L)
             lua_pushstring(L, o->env);
             lua_setfield(L, -2, "env");
         }
-        if (o->type == QS_OPT_BOOLEAN && o->dflt != QS_UNSET) {
+        if (o->type == QS_OPT_CHOICE) {
+            push_choices(L, o);
+        } else if (o->type == QS_OPT_BOOLEAN && o->dflt != QS_UNSET) {
             lua_pushboolean(L, o->dflt != 0);
             lua_setfield(L, -2, "default");
         } else if (o->type == QS_OPT_NUMBER || o->type == QS_OPT_INTEGER || o->type == QS_OPT_SIZE) {

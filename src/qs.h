@@ -40,23 +40,29 @@
 #define QS_PACKS_MT    "quicklysign.document_packs"
 #define QS_ERROR_MT    "quicklysign.error"
 #define QS_JSON_KEY    "quicklysign.core.json"  /* the private cjson instance */
+#define QS_CHECKPOINT_KEY "quicklysign.core.checkpoint"  /* an empty Lua function (attempt.c) */
 
-/* The vendor's base URLs (shared/quicklysign-api.md). */
+/* The vendor's base URLs (docs/vendor-api.md, "Environments"). */
 #define QS_SANDBOX_URL    "https://sandboxapi.quicklysign.com/v1"
 #define QS_PRODUCTION_URL "https://api.quicklysign.com/v1"
 
 /*
  * Paths and names the vendor's pages leave open or spell oddly, each kept
- * in one place so that a correction touches one line.
+ * in one place so that a correction touches one line (docs/vendor-api.md
+ * has the sources and the open points).
  */
-#define QS_PATH_WEBHOOKS       "/webhooks"     /* create, get, list */
-#define QS_PATH_WEBHOOK_DELETE "/webhook"      /* the seed's singular, for both deletes */
+#define QS_PATH_WEBHOOKS       "/webhooks"     /* create, get, list; the plural delete */
+#define QS_PATH_WEBHOOK_DELETE "/webhook"      /* the Webhooks page's singular delete, tried first */
 #define QS_PATH_CALLBACK_LOGS  "/webhook_callback_logs"
 #define QS_PATH_ACCESS_TOKENS  "/access_tokens"
 #define QS_PATH_DOCUMENT_PACKS "/document_packs"
-#define QS_TOKEN_HEADER        "access_token"  /* header that carries the token */
 #define QS_CURSOR_PARAM        "cursor"        /* query name for an opaque pagination.next */
+#define QS_PAGE_SIZE_PARAM     "page_size"
 #define QS_ALWAYS_200_PARAM    "always_use_http_status_code_200"
+
+/* The headers an access token goes in (option token_header: a bit each). */
+#define QS_TOKEN_IN_ACCESS_TOKEN  1   /* access_token: T (Authentication and two more pages) */
+#define QS_TOKEN_IN_AUTHORIZATION 2   /* Authorization: Bearer T (webhooks-1) */
 
 #define QS_MAX_PAGES      10000
 #define QS_MAX_REDIRECTS  5
@@ -69,10 +75,11 @@ typedef enum qs_reason {
     QS_RESOLVE_FAILED, QS_CONNECT_FAILED, QS_CONNECTION_LOST, QS_NETWORK_FAILED,   /* network */
     QS_TIMED_OUT,                                                                /* timeout */
     QS_UNTRUSTED_CERTIFICATE, QS_TLS_FAILED,                                     /* tls */
-    QS_HTTP_STATUS, QS_BODY_TOO_LARGE, QS_CROSS_ORIGIN_REDIRECT, QS_TOO_MANY_REDIRECTS, /* http */
+    QS_HTTP_STATUS, QS_BODY_TOO_LARGE, QS_INSECURE_REDIRECT, QS_TOO_MANY_REDIRECTS, /* http */
     QS_API_ERROR,                                                                /* api */
     QS_NOT_JSON, QS_NOT_ENVELOPE, QS_MISSING_DATA, QS_BAD_ACCESS_TOKEN,          /* protocol */
-    QS_PAGINATION_LOOP, QS_CROSS_ORIGIN_NEXT, QS_TOO_MANY_PAGES, QS_BAD_DOCUMENT_URL,
+    QS_UNKNOWN_LIST_SHAPE, QS_PAGINATION_LOOP, QS_CROSS_ORIGIN_NEXT, QS_TOO_MANY_PAGES,
+    QS_BAD_DOCUMENT_URL, QS_NOT_PDF, QS_NO_DELETE_ROUTE,
     QS_CANNOT_CREATE_FILE, QS_CANNOT_WRITE_FILE, QS_CANNOT_RENAME_FILE, QS_CANNOT_CREATE_FOLDER, /* io */
     QS_NO_TOKEN_SOURCE,                                                          /* config (raised) */
     QS_REASON_COUNT
@@ -105,6 +112,8 @@ typedef struct qs_client {
     int max_retries;
     int allow_insecure_callbacks;
     int always_200;
+    int token_header;           /* QS_TOKEN_IN_* bits: the headers the token goes in */
+    int delete_route;           /* the delete path that worked: 0 not known yet, else a QS_DELETE_* */
     int in_hook;                /* on_warning is running: the client may not be re-entered */
     int busy;                   /* a call is under way (qs_run) */
     int close_pending;          /* close() came during that call: done when it ends */
@@ -132,12 +141,15 @@ typedef struct qs_transfer {
     int fresh;                  /* use a new connection: libcurl re-sends a request
                                    silently when a reused one dies, which a
                                    non-idempotent call must never risk */
+    int (*cancelled)(void *ud); /* asked while bytes flow: nonzero ends the exchange */
+    void *cancel_ud;
     /* out */
     CURLcode code;
     long status;
     int sent;                   /* the request may have reached the server */
     double retry_after;         /* seconds, or -1 when absent */
     curl_off_t written;         /* bytes written to sink */
+    int aborted;                /* cancelled() ended it */
     int write_errno;            /* errno of a failed write to sink */
     const char *redirect;       /* absolute Location of a 3xx; owned by curl */
     const char *content_type;   /* of the answer, or NULL; owned by curl */
@@ -161,8 +173,15 @@ typedef enum qs_outcome {
     QS_FAILED                   /* an error on top that no retry can mend */
 } qs_outcome;
 
-enum qs_auth  { QS_AUTH_NONE, QS_AUTH_QUERY, QS_AUTH_BODY, QS_AUTH_TOKEN };
+/* Whether a request carries the access token (in the headers token_header says). */
+enum qs_token {
+    QS_TOKEN_NONE,              /* never: minting one; a download off the API's origin */
+    QS_TOKEN_IF_ANY,            /* when the client has api_key or access_token: webhook calls */
+    QS_TOKEN_REQUIRED           /* always; no_token_source is raised without one: document packs */
+};
 enum qs_retry { QS_RETRY_SAFE, QS_RETRY_UNSENT };
+/* The delete paths (client.delete_route remembers the one that worked). */
+enum { QS_DELETE_SINGULAR = 1, QS_DELETE_PLURAL = 2 };
 
 struct qs_request;
 /* Turns a completed exchange (the body, unless sunk, in the client's buffer)
@@ -176,7 +195,8 @@ typedef qs_outcome (*qs_reader)(lua_State *L, struct qs_request *r, const qs_tra
 typedef struct qs_request {
     const qs_call *call;
     const char *method;
-    enum qs_auth auth;          /* where the credentials go (QS_AUTH_TOKEN: the header) */
+    enum qs_token token;        /* whether it carries the access token (client credentials
+                                   are in its URL or body, as the caller built them) */
     enum qs_retry retry;        /* QS_RETRY_UNSENT: repeat only what never reached the server */
     int url_idx;                /* stack index of the URL; a redirect or the next page replaces it */
     int body_idx;               /* stack index of the JSON body, or 0 */
@@ -189,6 +209,12 @@ typedef struct qs_request {
     /* out: of the answer read last */
     long status;                /* the envelope's status_code when there is one, else HTTP's */
     long http_status;
+    int attempts;               /* exchanges made (a redirect followed is part of one) */
+    /* the debug hook when the exchange began: a change while libcurl runs is a signal
+       handler's (Ctrl-C), which ends the exchange (attempt.c) */
+    lua_State *L;
+    lua_Hook hook;
+    int hook_mask;
 } qs_request;
 
 /* buffer.c: bytes, never a Lua or libcurl call. */
@@ -214,11 +240,12 @@ int  qs_header_safe(const char *s);
 
 /* url.c */
 void qs_push_url(lua_State *L, qs_client *c, const char *path, const char *key,
-                 const char **query, int with_credentials);
+                 const char *const *query, int with_credentials);
 int  qs_same_origin(const char *a, const char *b);
 int  qs_is_http_url(const char *s);
-void qs_push_with_credentials(lua_State *L, qs_client *c, const char *url);
+void qs_push_with_credentials(lua_State *L, qs_client *c, const char *url, int with_credentials);
 void qs_push_credentials(lua_State *L, qs_client *c, int more);
+int  qs_push_resolved(lua_State *L, const char *base, const char *ref);
 
 /* json.c */
 void qs_json_init(lua_State *L);
@@ -257,7 +284,9 @@ int  qs_keep_top2(lua_State *L, int base);
 typedef struct qs_class {
     const char *name;           /* the registry's name of its metatable, and __name */
     const char *field;          /* its key in the module's `methods` */
-    const luaL_Reg *methods;    /* what __index finds */
+    const luaL_Reg *methods;    /* what __index finds, listed in core.methods */
+    const luaL_Reg *local_methods;  /* __index finds them too, but their results belong to this
+                                   Lua state (an iterator): not listed, or NULL */
     const luaL_Reg *meta;       /* metamethods (__gc, __close, __tostring), or NULL */
     lua_CFunction index;        /* an __index closure over the methods, or NULL */
 } qs_class;
@@ -266,8 +295,13 @@ void *qs_class_check(lua_State *L, int idx, const qs_class *k, const char *metho
 
 /* options.c: the options of quicklysign.new, declared once. */
 typedef enum qs_opt_type {
-    QS_OPT_STRING, QS_OPT_NUMBER, QS_OPT_INTEGER, QS_OPT_SIZE, QS_OPT_BOOLEAN, QS_OPT_FUNCTION
+    QS_OPT_STRING, QS_OPT_NUMBER, QS_OPT_INTEGER, QS_OPT_SIZE, QS_OPT_BOOLEAN, QS_OPT_FUNCTION,
+    QS_OPT_CHOICE               /* one word of a list, stored as its value (an int) */
 } qs_opt_type;
+typedef struct qs_choice {
+    const char *name;
+    int value;
+} qs_choice;
 #define QS_OPT_REQUIRED 1u      /* no default: the caller or the environment gives it */
 #define QS_OPT_PLACE    2u      /* says where the API is (read first; see options.c) */
 #define QS_OPT_HEADER   4u      /* sent as a header value: no control characters */
@@ -276,8 +310,9 @@ typedef struct qs_option {
     qs_opt_type type;
     const char *env;            /* the environment variable read when the option is absent */
     unsigned flags;
-    double dflt, min, max;      /* of numbers and booleans */
+    double dflt, min, max;      /* of numbers and booleans; a choice's default is its index */
     size_t offset;              /* of its field in qs_client (a function's goes to the uservalue) */
+    const qs_choice *choices;   /* of a choice, ending with a NULL name */
 } qs_option;
 void qs_options_read(lua_State *L, qs_client *c, int uv, int place);
 void qs_options_release(qs_client *c);
@@ -287,26 +322,45 @@ void qs_push_options(lua_State *L);
 const char *qs_string_field(lua_State *L, int idx, const char *name);
 int  qs_envelope_read(lua_State *L, qs_request *r, const qs_transfer *t);
 qs_outcome qs_envelope_reader(lua_State *L, qs_request *r, const qs_transfer *t);
+void qs_record_response(lua_State *L, const qs_request *r, long status);
+void qs_note_response(lua_State *L, const qs_request *r, const char *field);
 
 /* fs.c */
 int  qs_temp_open(qs_tempfile *t, const char *path);
 void qs_temp_discard(qs_tempfile *t);
 int  qs_temp_rewind(qs_tempfile *t);
 int  qs_temp_read(qs_tempfile *t, qs_buffer *b);
-int  qs_temp_commit(qs_tempfile *t, const char *path, qs_reason *why);
+long qs_temp_head(qs_tempfile *t, char *buf, size_t n);
+int  qs_temp_sync(qs_tempfile *t);
+int  qs_temp_place(qs_tempfile *t, const char *path);
 int  qs_make_dirs(char *path);
 void qs_push_file_name(lua_State *L, const char *name, const char *fallback, int used);
+long qs_utf8_decode(const unsigned char *p, size_t *len);
+int  qs_name_char(long cp);
+long qs_fold_case(long cp);
 void qs_push_io_error(lua_State *L, qs_client *c, qs_reason reason, const char *path, int err);
 
 /* attempt.c */
 void qs_request_init(qs_request *r, const qs_call *call, const char *method,
-                     enum qs_auth auth, int url_idx);
+                     enum qs_token token, int url_idx);
 int  qs_attempt(lua_State *L, qs_request *r);
+void qs_checkpoint(lua_State *L);
+int  qs_authenticate(lua_State *L, const qs_call *call);
 
 /* api.c, download.c */
+#define QS_LIST_QUERY 6         /* slots of a list's own query: three name, value pairs */
+typedef struct qs_list {
+    const char *path;           /* QS_PATH_WEBHOOKS */
+    const char *field;          /* the items' name, as the vendor would spell it: "webhooks" */
+    const char *singular;       /* the same in the singular: "webhook" */
+    const char *query[QS_LIST_QUERY + 1];   /* name, value, ...: a NULL value skips its pair */
+} qs_list;
 int  qs_api_field(lua_State *L, const qs_request *r, int base, const char *field);
-int  qs_api_list(lua_State *L, qs_request *r, const char *path, const char **query,
-                 int cursor_slot, const char *field);
+int  qs_is_array(lua_State *L, int idx);
+void qs_push_found(lua_State *L, int idx);
+int  qs_next_is_reference(const char *next, const char *base_url);
+int  qs_list_page(lua_State *L, qs_request *r, const qs_list *list, int pos_idx);
+int  qs_api_list(lua_State *L, qs_request *r, const qs_list *list);
 int  qs_download(lua_State *L, const qs_call *call, const char *url, const char *path,
                  double deadline);
 

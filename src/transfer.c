@@ -4,7 +4,9 @@
  *
  * Nothing here calls Lua: a Lua error can therefore never unwind through a
  * libcurl frame. Bodies go to the client's capped buffer, or, for a 2xx
- * answer to a download, straight to a FILE (never whole in memory).
+ * answer to a download, straight to a FILE (never whole in memory). While
+ * bytes flow, the caller's cancelled() (a plain C predicate) may end the
+ * exchange: that is how Ctrl-C stops a long download (attempt.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -22,6 +24,18 @@ typedef struct exchange {
     qs_transfer *t;
     enum sink_mode mode;
 } exchange;
+
+/* libcurl's progress callback: a nonzero answer of t->cancelled ends the exchange. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    exchange *x = ud;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (x->t->cancelled != NULL && x->t->cancelled(x->t->cancel_ud)) {
+        x->t->aborted = 1;
+        return 1;
+    }
+    return 0;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
@@ -102,6 +116,8 @@ int qs_transfer_setup(qs_client *c)
     SET(CURLOPT_ERRORBUFFER, c->errbuf);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+    SET(CURLOPT_NOPROGRESS, 0L);
     SET(CURLOPT_FOLLOWLOCATION, 0L);        /* redirects are followed by hand */
 #if LIBCURL_VERSION_NUM >= 0x075500
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -132,7 +148,25 @@ int qs_header_safe(const char *s)
     return 1;
 }
 
-/* (Re)builds the request headers into c->headers; the token goes only where asked. */
+/* Appends "<prefix><token>" to *h, wiping the line it made: 0 when out of memory. */
+static int add_token(struct curl_slist **h, const char *prefix, const char *token)
+{
+    size_t n = strlen(prefix) + strlen(token) + 1;
+    char *line = malloc(n);
+    if (line == NULL)
+        return 0;
+    snprintf(line, n, "%s%s", prefix, token);
+    struct curl_slist *next = curl_slist_append(*h, line);
+    memset(line, 0, n);
+    free(line);
+    if (next == NULL)
+        return 0;
+    *h = next;
+    return 1;
+}
+
+/* (Re)builds the request headers into c->headers; the token goes only where asked, in the
+   headers token_header names. */
 int qs_build_headers(qs_client *c, int json_body, int with_token)
 {
     struct curl_slist *h = NULL, *next;
@@ -143,20 +177,14 @@ int qs_build_headers(qs_client *c, int json_body, int with_token)
     ADD("Expect:");
     if (json_body)
         ADD("Content-Type: application/json");
-    if (with_token && c->access_token != NULL) {
-        size_t n = strlen(QS_TOKEN_HEADER) + strlen(c->access_token) + 3;
-        char *line = malloc(n);
-        if (line == NULL)
-            goto fail;
-        snprintf(line, n, "%s: %s", QS_TOKEN_HEADER, c->access_token);
-        next = curl_slist_append(h, line);
-        memset(line, 0, n);
-        free(line);
-        if (next == NULL)
-            goto fail;
-        h = next;
-    }
 #undef ADD
+    if (with_token && c->access_token != NULL) {
+        if ((c->token_header & QS_TOKEN_IN_ACCESS_TOKEN) && !add_token(&h, "access_token: ", c->access_token))
+            goto fail;
+        if ((c->token_header & QS_TOKEN_IN_AUTHORIZATION) &&
+            !add_token(&h, "Authorization: Bearer ", c->access_token))
+            goto fail;
+    }
     c->headers = h;
     return 1;
 fail:
@@ -188,6 +216,7 @@ static void set_request(CURL *h, qs_client *c, qs_transfer *t, exchange *x, doub
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, t->sink != NULL ? QS_DOWNLOAD_BUFFER : (long)CURL_MAX_WRITE_SIZE);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
     if (strcmp(t->method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -235,6 +264,7 @@ void qs_transfer_perform(qs_client *c, qs_transfer *t)
     t->retry_after = -1;
     t->written = 0;
     t->write_errno = 0;
+    t->aborted = 0;
     t->redirect = NULL;
     t->content_type = NULL;
     c->errbuf[0] = '\0';
@@ -248,6 +278,7 @@ void qs_transfer_perform(qs_client *c, qs_transfer *t)
     /* Never leave pointers to this stack frame or the caller's body behind. */
     curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, NULL);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 }

@@ -1,8 +1,9 @@
 /*
  * url.c - building requests' URLs: percent-encoding of keys and query values,
  * the credentials of the calls that carry them (in the query string, or in
- * the JSON body), and origin comparison for the redirect and pagination
- * policies.
+ * the JSON body), origin comparison for the redirect and pagination
+ * policies, and relative references resolved (RFC 3986) by libcurl's own
+ * URL parser.
  */
 #include <string.h>
 #include <strings.h>
@@ -55,7 +56,7 @@ static void add_client_params(luaL_Buffer *b, qs_client *c, int *first, int with
  * a NULL value skips its pair.
  */
 void qs_push_url(lua_State *L, qs_client *c, const char *path, const char *key,
-                 const char **query, int with_credentials)
+                 const char *const *query, int with_credentials)
 {
     luaL_Buffer b;
     int first = 1;
@@ -73,8 +74,8 @@ void qs_push_url(lua_State *L, qs_client *c, const char *path, const char *key,
     luaL_pushresult(&b);
 }
 
-/* Pushes the table of a JSON body that carries the client's credentials
-   (QS_AUTH_BODY), with room for `more` fields of the call's own. */
+/* Pushes the table of a JSON body that carries the client's credentials,
+   with room for `more` fields of the call's own. */
 void qs_push_credentials(lua_State *L, qs_client *c, int more)
 {
     lua_createtable(L, 0, 2 + more);
@@ -94,10 +95,11 @@ static int is_client_param(const char *p, size_t n)
 }
 
 /*
- * For a pagination.next URL: keeps its query but our own credentials, so
- * that a server that leaves them out (or echoes stale ones) still works.
+ * For a pagination.next URL: keeps its query but our own credentials (none
+ * when with_credentials is 0), so that a server that leaves them out (or
+ * echoes stale ones) still works. The fragment is dropped.
  */
-void qs_push_with_credentials(lua_State *L, qs_client *c, const char *url)
+void qs_push_with_credentials(lua_State *L, qs_client *c, const char *url, int with_credentials)
 {
     luaL_Buffer b;
     int first = 1;
@@ -119,8 +121,28 @@ void qs_push_with_credentials(lua_State *L, qs_client *c, const char *url)
                 p++;
         }
     }
-    add_client_params(&b, c, &first, 1);
+    if (with_credentials)
+        add_client_params(&b, c, &first, 1);
     luaL_pushresult(&b);
+}
+
+/* Pushes the reference ref resolved against the absolute URL base (RFC 3986,
+   section 5, as libcurl's URL API does it) and returns 1; pushes nil and
+   returns 0 when either cannot be parsed. */
+int qs_push_resolved(lua_State *L, const char *base, const char *ref)
+{
+    CURLU *u = curl_url();
+    char *out = NULL;
+    int ok = u != NULL && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+             curl_url_set(u, CURLUPART_URL, ref, 0) == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK;
+    curl_url_cleanup(u);
+    if (ok)
+        lua_pushstring(L, out);
+    else
+        lua_pushnil(L);
+    curl_free(out);
+    return ok;
 }
 
 int qs_is_http_url(const char *s)

@@ -1,17 +1,26 @@
 /*
- * webhooks.c - client.webhooks: create, get, list, delete, delete_by_entity,
- * logs and ensure, as the vendor's Webhooks page describes them.
+ * webhooks.c - client.webhooks: create, get, list (page, pages), delete,
+ * delete_by_entity, logs (log_page, log_pages) and ensure, as the vendor's
+ * Webhooks and Webhook Logs pages describe them (docs/vendor-api.md).
  *
- * Each method checks its arguments, then hands its perform step to qs_run.
+ * Each call carries the client credentials, and the access token too when
+ * the client has a source for one (api_key or access_token): the vendor's
+ * pages disagree on whether webhook calls need it. Each method checks its
+ * arguments, then hands its perform step to qs_run.
  */
 #include <string.h>
 
 #include "qs.h"
 
 /* The checked arguments of a method; its perform step reads them. The
-   strings stay alive on the Lua stack (qs_field_string, qs_check_key). */
+   strings stay alive on the Lua stack (qs_field_string, qs_check_key) or in
+   an iterator's state table. */
 typedef struct wh_args {
     const char *key, *entity_key, *webhook_key, *callback;
+    const char *page_size;      /* as a decimal string */
+    int logs;                   /* the callback logs, not the webhooks */
+    int pos_idx;                /* stack index of a page's position (page, pages), or 0 */
+    int state_idx;              /* stack index of an iterator's state table (pages) */
 } wh_args;
 
 static void check_callback(lua_State *L, qs_client *c, const char *callback, const char *method)
@@ -21,6 +30,30 @@ static void check_callback(lua_State *L, qs_client *c, const char *callback, con
     if (!c->allow_insecure_callbacks && strncmp(callback, "https://", 8) != 0)
         luaL_error(L, "bad argument #1 to '%s' (field 'callback': QuicklySign calls https "
                       "URLs only; set allow_insecure_callbacks = true for local development)", method);
+}
+
+/* A request of a webhook call, with the token when the client has a source. */
+static void wh_request(qs_request *r, const qs_call *call, const char *method, int url_idx)
+{
+    qs_request_init(r, call, method, QS_TOKEN_IF_ANY, url_idx);
+}
+
+/* The list a method reads: webhooks, or callback logs (at most one filter). */
+static void list_of(qs_list *list, const wh_args *a)
+{
+    memset(list, 0, sizeof *list);
+    if (a->logs) {
+        list->path = QS_PATH_CALLBACK_LOGS;
+        list->field = "webhook_callback_logs";
+        list->singular = "webhook_callback_log";
+    } else {
+        list->path = QS_PATH_WEBHOOKS;
+        list->field = "webhooks";
+        list->singular = "webhook";
+    }
+    const char *query[QS_LIST_QUERY + 1] = { "entity_key", a->entity_key, "webhook_key", a->webhook_key,
+                                             QS_PAGE_SIZE_PARAM, a->page_size, NULL };
+    memcpy(list->query, query, sizeof query);
 }
 
 /* ---- calls ------------------------------------------------------------ */
@@ -39,7 +72,7 @@ static int do_create(lua_State *L, const qs_call *call, const char *entity_key, 
     lua_setfield(L, -2, "webhook");
     qs_json_encode(L, -1);
     qs_request r;
-    qs_request_init(&r, call, "POST", QS_AUTH_BODY, base + 1);
+    wh_request(&r, call, "POST", base + 1);
     r.body_idx = base + 3;
     r.retry = QS_RETRY_UNSENT;
     if (qs_attempt(L, &r) == 2)
@@ -47,12 +80,25 @@ static int do_create(lua_State *L, const qs_call *call, const char *entity_key, 
     return qs_api_field(L, &r, base, "webhook");
 }
 
-static int do_list(lua_State *L, const qs_call *call, const char *entity_key)
+static int do_list(lua_State *L, const qs_call *call, const wh_args *a)
 {
-    const char *query[] = { "entity_key", entity_key, NULL, NULL, NULL };
+    qs_list list;
+    list_of(&list, a);
     qs_request r;
-    qs_request_init(&r, call, "GET", QS_AUTH_QUERY, 0);
-    return qs_api_list(L, &r, QS_PATH_WEBHOOKS, query, 2, "webhooks");
+    wh_request(&r, call, "GET", 0);
+    return qs_api_list(L, &r, &list);
+}
+
+/* GET /webhooks/<key>: pushes the webhook, or nil, err. */
+static int do_get(lua_State *L, const qs_call *call, const char *key)
+{
+    int base = lua_gettop(L);
+    qs_push_url(L, call->c, QS_PATH_WEBHOOKS, key, NULL, 1);
+    qs_request r;
+    wh_request(&r, call, "GET", base + 1);
+    if (qs_attempt(L, &r) == 2)
+        return qs_keep_top2(L, base);
+    return qs_api_field(L, &r, base, "webhook");
 }
 
 static int create_perform(lua_State *L, qs_call *call)
@@ -63,13 +109,14 @@ static int create_perform(lua_State *L, qs_call *call)
 
 /*
  * webhooks:ensure{entity_key = K, callback = URL} --> webhook, created
- * Looks before it creates, so calling it again never subscribes twice.
+ * Looks before it creates, so calling it again never subscribes twice; a
+ * list that cannot be read is an error, never a reason to create.
  */
 static int ensure_perform(lua_State *L, qs_call *call)
 {
     const wh_args *a = call->args;
     int base = lua_gettop(L);
-    if (do_list(L, call, a->entity_key) == 2)
+    if (do_list(L, call, a) == 2)
         return 2;
     int list = lua_gettop(L);
     int n = (int)qs_rawlen(L, list);
@@ -96,42 +143,142 @@ static int ensure_perform(lua_State *L, qs_call *call)
 static int get_perform(lua_State *L, qs_call *call)
 {
     const wh_args *a = call->args;
-    int base = lua_gettop(L);
-    qs_push_url(L, call->c, QS_PATH_WEBHOOKS, a->key, NULL, 1);
-    qs_request r;
-    qs_request_init(&r, call, "GET", QS_AUTH_QUERY, base + 1);
-    if (qs_attempt(L, &r) == 2)
-        return 2;
-    return qs_api_field(L, &r, base, "webhook");
+    return do_get(L, call, a->key);
 }
 
 static int list_perform(lua_State *L, qs_call *call)
 {
-    const wh_args *a = call->args;
-    return do_list(L, call, a->entity_key);
+    return do_list(L, call, call->args);
 }
 
-static int delete_perform(lua_State *L, qs_call *call)
+/* page and log_page: the page at a->pos_idx: its items and the next position. */
+static int page_perform(lua_State *L, qs_call *call)
 {
     const wh_args *a = call->args;
+    qs_list list;
+    list_of(&list, a);
+    qs_request r;
+    wh_request(&r, call, "GET", 0);
+    if (qs_list_page(L, &r, &list, a->pos_idx) == 2)
+        return 2;
+    lua_remove(L, -3);   /* the page's URL */
+    return 2;
+}
+
+/* ---- delete, under both readings of its path ---------------------------- */
+
+/* DELETE by key or by entity at the path of route: pushes true, or nil, err;
+   *status is the error's status (0 for a success or none). */
+static int delete_at(lua_State *L, const qs_call *call, const wh_args *a, int route, long *status)
+{
     int base = lua_gettop(L);
     const char *query[] = { "entity_key", a->entity_key, NULL };
-    qs_push_url(L, call->c, QS_PATH_WEBHOOK_DELETE, a->key, query, 1);
+    qs_push_url(L, call->c, route == QS_DELETE_SINGULAR ? QS_PATH_WEBHOOK_DELETE : QS_PATH_WEBHOOKS,
+                a->key, query, 1);
     qs_request r;
-    qs_request_init(&r, call, "DELETE", QS_AUTH_QUERY, base + 1);
-    if (qs_attempt(L, &r) == 2)
-        return 2;
+    wh_request(&r, call, "DELETE", base + 1);
+    *status = 0;
+    if (qs_attempt(L, &r) == 2) {
+        lua_getfield(L, -1, "status");
+        *status = (long)lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        return qs_keep_top2(L, base);
+    }
+    lua_settop(L, base);
     lua_pushboolean(L, 1);
     return 1;
 }
 
-static int logs_perform(lua_State *L, qs_call *call)
+/* A status that may mean "no such route" rather than "no such webhook". */
+static int route_answer(long status)
+{
+    return status == 404 || status == 405;
+}
+
+/* Leaves the nil, err pair at `at` as base + 1, base + 2; returns 2. */
+static int keep_pair(lua_State *L, int at, int base)
+{
+    lua_pushvalue(L, at);
+    lua_pushvalue(L, at + 1);
+    return qs_keep_top2(L, base);
+}
+
+/* Leaves nil, no_delete_route at base + 1: neither path deletes it. */
+static int no_route(lua_State *L, const qs_call *call, int base, long status)
+{
+    lua_settop(L, base);
+    lua_pushfstring(L, "neither DELETE %s nor DELETE %s deletes it (the server answered %d to both), "
+                    "yet it is still there", QS_PATH_WEBHOOK_DELETE, QS_PATH_WEBHOOKS, (int)status);
+    qs_push_error(L, call->c, QS_NO_DELETE_ROUTE, lua_tostring(L, -1));
+    return qs_fail(L, base);
+}
+
+/*
+ * Both paths answered 404 or 405 (their nil, err pairs at base + 1 and
+ * base + 3). A 405 says the method lives elsewhere, so the other path's 404
+ * is about the webhook. Two 404s are told apart by reading what was to be
+ * deleted: gone, and the 404 stands (delete_by_entity: true); still there,
+ * and no route deletes it. A read that fails is reported as it is.
+ */
+static int neither_deleted(lua_State *L, const qs_call *call, const wh_args *a, long first, long second)
+{
+    int base = lua_gettop(L) - 4, gone;
+    if (first != second)
+        return keep_pair(L, first == 404 ? base + 1 : base + 3, base);
+    if (first == 405)
+        return no_route(L, call, base, first);
+    if (a->key != NULL) {
+        if (do_get(L, call, a->key) == 1)
+            return no_route(L, call, base, first);
+        lua_getfield(L, -1, "status");
+        gone = lua_tonumber(L, -1) == 404;
+        lua_pop(L, 1);
+        return keep_pair(L, gone ? base + 3 : lua_gettop(L) - 1, base);
+    }
+    wh_args all = *a;
+    all.page_size = NULL;
+    if (do_list(L, call, &all) == 2)
+        return qs_keep_top2(L, base);
+    if (qs_rawlen(L, -1) != 0)
+        return no_route(L, call, base, first);
+    lua_settop(L, base);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/*
+ * webhooks:delete(key) and :delete_by_entity(entity_key) --> true
+ * The Webhooks page shows the singular /webhook; every other path is
+ * plural. The path that worked is remembered; until one has, a 404 or 405
+ * from the singular tries the plural, and a "not found" is only reported
+ * when it is about the webhook, never about a route the server lacks
+ * (which would read as "already deleted").
+ */
+static int delete_perform(lua_State *L, qs_call *call)
 {
     const wh_args *a = call->args;
-    const char *query[] = { "entity_key", a->entity_key, "webhook_key", a->webhook_key, NULL, NULL, NULL };
-    qs_request r;
-    qs_request_init(&r, call, "GET", QS_AUTH_QUERY, 0);
-    return qs_api_list(L, &r, QS_PATH_CALLBACK_LOGS, query, 4, "webhook_callback_logs");
+    qs_client *c = call->c;
+    int known = c->delete_route, route = known ? known : QS_DELETE_SINGULAR;
+    long first, second;
+    if (delete_at(L, call, a, route, &first) == 1) {
+        c->delete_route = route;
+        return 1;
+    }
+    if (known || !route_answer(first))
+        return 2;
+    route = route == QS_DELETE_SINGULAR ? QS_DELETE_PLURAL : QS_DELETE_SINGULAR;
+    if (delete_at(L, call, a, route, &second) == 1) {
+        c->delete_route = route;
+        return 1;
+    }
+    if (!route_answer(second))
+        return qs_keep_top2(L, lua_gettop(L) - 4);
+    return neither_deleted(L, call, a, first, second);
+}
+
+static int logs_perform(lua_State *L, qs_call *call)
+{
+    return do_list(L, call, call->args);
 }
 
 /* ---- methods: the arguments, then qs_run --------------------------------- */
@@ -154,7 +301,7 @@ static void check_subscription(lua_State *L, qs_call *call, wh_args *a, const ch
 static int wh_create(lua_State *L)
 {
     qs_call call;
-    wh_args a = { NULL, NULL, NULL, NULL };
+    wh_args a = { 0 };
     check_subscription(L, &call, &a, "create");
     return qs_run(L, &call, create_perform);
 }
@@ -162,7 +309,7 @@ static int wh_create(lua_State *L)
 static int wh_ensure(lua_State *L)
 {
     qs_call call;
-    wh_args a = { NULL, NULL, NULL, NULL };
+    wh_args a = { 0 };
     check_subscription(L, &call, &a, "ensure");
     return qs_run(L, &call, ensure_perform);
 }
@@ -171,7 +318,7 @@ static int wh_ensure(lua_State *L)
 static int run_with_key(lua_State *L, const char *method, const char *name, qs_perform perform)
 {
     qs_call call;
-    wh_args a = { NULL, NULL, NULL, NULL };
+    wh_args a = { 0 };
     lua_settop(L, 2);
     qs_resource_call(L, &call, &qs_webhooks_class, method);
     const char *key = qs_check_key(L, 2, name);
@@ -201,50 +348,213 @@ static int wh_delete_by_entity(lua_State *L)
     return run_with_key(L, "delete_by_entity", "entity_key", delete_perform);
 }
 
-/* webhooks:list{entity_key = K} (argument optional) --> every webhook, every page */
+/* The page_size field of the arguments at idx, as a decimal string kept on
+   the stack, or NULL when absent. */
+static const char *check_page_size(lua_State *L, int idx, const char *method)
+{
+    lua_getfield(L, idx, "page_size");
+    if (lua_isnil(L, -1))
+        return NULL;
+    lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+    if (!(n >= 1 && n <= 2147483647.0 && n == (lua_Number)(long)n))
+        luaL_error(L, "bad argument #1 to '%s' (field 'page_size': a positive integer expected)", method);
+    return lua_pushfstring(L, "%d", (int)n);
+}
+
+/* The arguments of the list methods (at 2, optional): their filters, the
+   page size, and for page and log_page the position to start from. */
+static void check_list_args(lua_State *L, wh_args *a, const char *method)
+{
+    static const char *const webhook_fields[] = { "entity_key", "page_size", "after", NULL };
+    static const char *const log_fields[] = { "entity_key", "webhook_key", "page_size", "after", NULL };
+    int paging = strstr(method, "page") != NULL && strstr(method, "pages") == NULL;
+    qs_check_args_table(L, 2, 1);
+    if (!lua_istable(L, 2))
+        return;
+    qs_check_fields(L, 2, method, a->logs ? log_fields : webhook_fields);
+    lua_getfield(L, 2, "after");
+    if (!paging && !lua_isnil(L, -1))
+        luaL_error(L, "bad argument #1 to '%s' (unknown field 'after')", method);
+    lua_pop(L, 1);
+    a->entity_key = qs_field_string(L, 2, "entity_key", method, 0);
+    if (a->logs)
+        a->webhook_key = qs_field_string(L, 2, "webhook_key", method, 0);
+    if (a->entity_key != NULL && a->webhook_key != NULL)
+        luaL_error(L, "bad argument #1 to '%s' (give at most one of 'entity_key' and 'webhook_key')", method);
+    a->page_size = check_page_size(L, 2, method);
+}
+
+/* self and the list arguments of a list method. */
+static void list_call(lua_State *L, qs_call *call, wh_args *a, const char *method, int logs)
+{
+    lua_settop(L, 2);
+    qs_resource_call(L, call, &qs_webhooks_class, method);
+    a->logs = logs;
+    check_list_args(L, a, method);
+    call->args = a;
+}
+
+/* webhooks:list{entity_key = K, page_size = N} (argument optional) --> every webhook, every page */
 static int wh_list(lua_State *L)
 {
-    static const char *const fields[] = { "entity_key", NULL };
     qs_call call;
-    wh_args a = { NULL, NULL, NULL, NULL };
-    lua_settop(L, 2);
-    qs_resource_call(L, &call, &qs_webhooks_class, "list");
-    qs_check_args_table(L, 2, 1);
-    if (lua_istable(L, 2)) {
-        qs_check_fields(L, 2, "list", fields);
-        a.entity_key = qs_field_string(L, 2, "entity_key", "list", 0);
-    }
-    call.args = &a;
+    wh_args a = { 0 };
+    list_call(L, &call, &a, "list", 0);
     return qs_run(L, &call, list_perform);
 }
 
-/* webhooks:logs{entity_key = K} or {webhook_key = W} --> callback log entries */
+/* webhooks:logs{entity_key = K or webhook_key = W or neither, page_size = N} --> every entry */
 static int wh_logs(lua_State *L)
 {
-    static const char *const fields[] = { "entity_key", "webhook_key", NULL };
     qs_call call;
-    wh_args a = { NULL, NULL, NULL, NULL };
-    lua_settop(L, 2);
-    qs_resource_call(L, &call, &qs_webhooks_class, "logs");
-    qs_check_args_table(L, 2, 0);
-    qs_check_fields(L, 2, "logs", fields);
-    a.entity_key = qs_field_string(L, 2, "entity_key", "logs", 0);
-    a.webhook_key = qs_field_string(L, 2, "webhook_key", "logs", 0);
-    if ((a.entity_key == NULL) == (a.webhook_key == NULL))
-        return luaL_error(L, "bad argument #1 to 'logs' (give exactly one of 'entity_key' and 'webhook_key')");
-    call.args = &a;
+    wh_args a = { 0 };
+    list_call(L, &call, &a, "logs", 1);
     return qs_run(L, &call, logs_perform);
+}
+
+/* The `after` of page and log_page: a position given back by an earlier
+   page (a cursor, or a URL of the API's origin), pushed; or nil. */
+static void push_after(lua_State *L, qs_client *c, const char *method)
+{
+    if (lua_istable(L, 2))
+        lua_getfield(L, 2, "after");
+    else
+        lua_pushnil(L);
+    if (lua_isnil(L, -1))
+        return;
+    if (lua_type(L, -1) != LUA_TSTRING || qs_rawlen(L, -1) == 0 || qs_has_nul(L, -1) ||
+        (qs_is_http_url(lua_tostring(L, -1)) && !qs_same_origin(lua_tostring(L, -1), c->base_url)))
+        luaL_error(L, "bad argument #1 to '%s' (field 'after': the position an earlier page returned "
+                      "expected)", method);
+}
+
+/* webhooks:page{entity_key, page_size, after} --> items, next position (nil after the last) */
+static int run_page(lua_State *L, const char *method, int logs)
+{
+    qs_call call;
+    wh_args a = { 0 };
+    list_call(L, &call, &a, method, logs);
+    push_after(L, call.c, method);
+    a.pos_idx = lua_gettop(L);
+    return qs_run(L, &call, page_perform);
+}
+
+static int wh_page(lua_State *L)
+{
+    return run_page(L, "page", 0);
+}
+
+static int wh_log_page(lua_State *L)
+{
+    return run_page(L, "log_page", 1);
+}
+
+/* ---- the page iterators ------------------------------------------------ */
+
+/* One page for an iterator, whose state table is at a->state_idx: its
+   position moves on; a failure ends it, returned as false, err so that the
+   loop's body sees it. */
+static int iterate_perform(lua_State *L, qs_call *call)
+{
+    const wh_args *a = call->args;
+    int base = lua_gettop(L);
+    page_perform(L, call);
+    int failed = lua_isnil(L, base + 1);
+    if (failed || lua_isnil(L, base + 2)) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, a->state_idx, "done");
+    }
+    if (failed) {
+        lua_pushboolean(L, 0);
+        lua_replace(L, base + 1);
+        return 2;
+    }
+    lua_pushvalue(L, base + 2);
+    lua_setfield(L, a->state_idx, "position");
+    lua_settop(L, base + 1);
+    return 1;
+}
+
+/* Pushes state[name] and returns it as a string (NULL when absent). */
+static const char *state_string(lua_State *L, int state, const char *name)
+{
+    lua_getfield(L, state, name);
+    return lua_tostring(L, -1);
+}
+
+/* The iterator's function: the next page, or false, err (once), or nothing at the end. */
+static int iterate(lua_State *L)
+{
+    qs_call call;
+    wh_args a = { 0 };
+    lua_settop(L, 0);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    qs_resource_call(L, &call, &qs_webhooks_class, "pages");
+    lua_pushvalue(L, lua_upvalueindex(2));
+    a.state_idx = lua_gettop(L);
+    lua_getfield(L, a.state_idx, "done");
+    if (lua_toboolean(L, -1))
+        return 0;
+    lua_getfield(L, a.state_idx, "logs");
+    a.logs = lua_toboolean(L, -1);
+    a.entity_key = state_string(L, a.state_idx, "entity_key");
+    a.webhook_key = state_string(L, a.state_idx, "webhook_key");
+    a.page_size = state_string(L, a.state_idx, "page_size");
+    lua_getfield(L, a.state_idx, "position");
+    a.pos_idx = lua_gettop(L);
+    call.args = &a;
+    return qs_run(L, &call, iterate_perform);
+}
+
+/* webhooks:pages{entity_key, page_size} --> an iterator over the pages, for a generic for */
+static int run_pages(lua_State *L, const char *method, int logs)
+{
+    qs_call call;
+    wh_args a = { 0 };
+    list_call(L, &call, &a, method, logs);
+    lua_pushvalue(L, 1);
+    lua_createtable(L, 0, 6);
+    lua_pushboolean(L, logs);
+    lua_setfield(L, -2, "logs");
+    lua_pushstring(L, a.entity_key);
+    lua_setfield(L, -2, "entity_key");
+    lua_pushstring(L, a.webhook_key);
+    lua_setfield(L, -2, "webhook_key");
+    lua_pushstring(L, a.page_size);
+    lua_setfield(L, -2, "page_size");
+    lua_pushcclosure(L, iterate, 2);
+    return 1;
+}
+
+static int wh_pages(lua_State *L)
+{
+    return run_pages(L, "pages", 0);
+}
+
+static int wh_log_pages(lua_State *L)
+{
+    return run_pages(L, "log_pages", 1);
 }
 
 static const luaL_Reg wh_methods[] = {
     { "create", wh_create },
     { "get", wh_get },
     { "list", wh_list },
+    { "page", wh_page },
     { "delete", wh_delete },
     { "delete_by_entity", wh_delete_by_entity },
     { "logs", wh_logs },
+    { "log_page", wh_log_page },
     { "ensure", wh_ensure },
     { NULL, NULL }
 };
 
-const qs_class qs_webhooks_class = { QS_WEBHOOKS_MT, "webhooks", wh_methods, NULL, NULL };
+/* Methods whose results belong to this Lua state (an iterator): not in
+   core.methods, which lists what a proxy in another state can forward. */
+static const luaL_Reg wh_local_methods[] = {
+    { "pages", wh_pages },
+    { "log_pages", wh_log_pages },
+    { NULL, NULL }
+};
+
+const qs_class qs_webhooks_class = { QS_WEBHOOKS_MT, "webhooks", wh_methods, wh_local_methods, NULL, NULL };

@@ -10,7 +10,8 @@
 --     config.lua    client from environment   status.lua    exit codes and failures
 --     output.lua    lines, tables, masking    json.lua      --json text
 --     terminal.lua  is stdout one, its width  suggest.lua   "did you mean"
---     webhooks.lua  packs.lua  info.lua       the commands; trigger.lua drives the emulator
+--     webhooks.lua  packs.lua  info.lua       the commands; trigger.lua drives the emulator;
+--     doctor.lua    which reading of the vendor's pages the API plays
 --     inbox.lua     worker, inbox, reconcile  (the durable inbox)
 --     listen.lua    the callback receiver     http_server.lua  its HTTP/1.1 reader and writer
 --     loop.lua      connections at once       http_client.lua  --forward-to and trigger's requests

@@ -19,7 +19,8 @@ local quicklysign = {
   --- Makes a client. Every option is optional but the credentials; an unknown option raises.
   -- Credentials, the environment, the base URL and the API key default to the environment
   -- variables `QUICKLYSIGN_CLIENT_ID`, `QUICKLYSIGN_CLIENT_SECRET`, `QUICKLYSIGN_ENVIRONMENT`,
-  -- `QUICKLYSIGN_BASE_URL` and `QUICKLYSIGN_API_KEY` (an empty variable counts as unset).
+  -- `QUICKLYSIGN_BASE_URL`, `QUICKLYSIGN_API_KEY` and `QUICKLYSIGN_TOKEN_HEADER` (an empty
+  -- variable counts as unset; `false` for such an option means none, not even the variable's).
   -- @function new
   -- @tparam[opt] table opts the options:
   --
@@ -27,8 +28,10 @@ local quicklysign = {
   -- - `environment` (string): `"sandbox"` (default) or `"production"`, see `environments`;
   -- - `base_url` (string): any `http(s)` base, e.g. the emulator's `http://127.0.0.1:8089/v1`;
   --   wins over `environment`;
-  -- - `api_key` (string): mints the access tokens that document pack calls need; or
-  --   `access_token` (string), a token of your own;
+  -- - `api_key` (string): mints the access tokens that document pack calls need, and that
+  --   webhook calls send too when there is one; or `access_token` (string), a token of your own;
+  -- - `token_header` (string, `"both"`): the header(s) the token goes in, `"access_token"`,
+  --   `"authorization"` (`Authorization: Bearer`) or `"both"` (the vendor's pages name both);
   -- - `timeout` (number, 30): seconds for the **whole** call, retries and pages included;
   -- - `connect_timeout` (number, 10): seconds for each connection;
   -- - `download_timeout` (number, 300): seconds for one download;
@@ -67,12 +70,13 @@ local quicklysign = {
   reasons = core.reasons,
 
   --- The methods of each class, declared once in the core: `{ client = {...}, webhooks = {...},
-  -- document_packs = {...} }` (names in declaration order).
+  -- document_packs = {...} }` (names in declaration order), those whose arguments and results
+  -- are plain values (the page iterators `pages` and `log_pages` are not listed).
   -- @table methods
   methods = core.methods,
 
   --- The options of `new`, declared once in the core: `{ [name] = { type =, env =, default =,
-  -- min =, max =, required = } }`.
+  -- min =, max =, choices =, required = } }`.
   -- @table options
   options = core.options,
 

@@ -38,12 +38,15 @@ describe("quicklysign never prints a secret", function()
   end
 
   it("when the API refuses them (secret in the query string)", function()
-    local r = check({ "webhooks", "list" }, 3)
+    -- without an API key: with one, a webhook call mints a token first (secret in the body)
+    local no_key = { QUICKLYSIGN_API_KEY = false }
+    local r = check({ "webhooks", "list" }, 3, no_key)
     assert.truthy(r.stderr:find("client_secret=REDACTED", 1, true), r.stderr)
-    check({ "webhooks", "get", "some-webhook-key" }, 3)
-    check({ "webhooks", "delete", "--entity", "some-pack" }, 3)
-    check({ "webhooks", "logs", "--entity", "some-pack" }, 3)
-    check({ "--json", "webhooks", "list" }, 3)
+    check({ "webhooks", "get", "some-webhook-key" }, 3, no_key)
+    check({ "webhooks", "delete", "--entity", "some-pack" }, 3, no_key)
+    check({ "webhooks", "logs", "--entity", "some-pack" }, 3, no_key)
+    check({ "--json", "webhooks", "list" }, 3, no_key)
+    check({ "webhooks", "list" }, 3)   -- refused while minting the token
   end)
 
   it("when the API refuses them (secret in the JSON body)", function()
@@ -59,16 +62,18 @@ describe("quicklysign never prints a secret", function()
   it("when the server echoes them back in an error envelope", function()
     local body = '{"status":{"status_code":400,"errors":[{"code":"invalid_field","message":'
       .. '"client_secret ' .. secret .. ' and api_key ' .. api_key .. ' are odd"}]}}'
-    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 5, status = 400, body = body }
+    -- a webhook call mints a token first: the echo comes from there
+    emulator:fault{ method = "POST", path_prefix = "/v1/access_tokens", count = 10, status = 400, body = body }
     local r = check({ "webhooks", "list" }, 1)
     assert.truthy(r.stderr:find("[REDACTED]", 1, true), r.stderr)
-    emulator:fault{ method = "POST", path_prefix = "/v1/access_tokens", count = 5, status = 400, body = body }
     check({ "packs", "get", "some-pack" }, 1)
   end)
 
   it("when the server echoes them in a body that is not an envelope", function()
-    emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 10, status = 502,
-      content_type = "text/plain", body = "upstream said " .. secret .. " " .. api_key }
+    for _, path in ipairs{ "/v1/webhooks", "/v1/access_tokens" } do
+      emulator:fault{ path_prefix = path, count = 10, status = 502,
+        content_type = "text/plain", body = "upstream said " .. secret .. " " .. api_key }
+    end
     check({ "webhooks", "list" }, 5)
   end)
 

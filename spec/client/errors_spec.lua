@@ -38,7 +38,7 @@ end
 
 describe("errors", function()
   it("are tables with the documented fields and a one-line tostring", function()
-    local c = emulator.client{ client_secret = SECRET .. "-wrong" }
+    local c = emulator.client{ client_secret = SECRET .. "-wrong", api_key = false }   -- refused, not minting
     local wh, err = c.webhooks:list()
     assert.is_nil(wh)
     assert.is_true(quicklysign.is_error(err))

@@ -50,6 +50,8 @@ describe("quicklysign.new", function()
       { { timout = 3 }, "unknown option 'timout'" },
       { { base_url = "http:////" }, "option 'base_url' must be an http(s) URL with a host" },
       { { access_token = "tok\r\nX-Injected: 1" }, "option 'access_token' must not contain control characters" },
+      { { token_header = "bearer" }, "option 'token_header' must be 'access_token', 'authorization' or 'both'" },
+      { { token_header = true }, "option 'token_header': string expected, got boolean" },
     }
     for _, case in ipairs(cases) do
       local ok, err = pcall(new, case[1])
@@ -85,6 +87,9 @@ describe("quicklysign.new", function()
     assert.are.equal("QUICKLYSIGN_CLIENT_ID", quicklysign.options.client_id.env)
     assert.is_true(quicklysign.options.client_id.required)
     assert.are.equal(30, quicklysign.options.timeout.default)
+    assert.are.same({ "access_token", "authorization", "both" }, quicklysign.options.token_header.choices)
+    assert.are.equal("both", quicklysign.options.token_header.default)
+    assert.are.equal("QUICKLYSIGN_TOKEN_HEADER", quicklysign.options.token_header.env)
   end)
 
   it("never shows a secret in tostring or fields", function()
@@ -108,10 +113,14 @@ describe("quicklysign.new", function()
 
   it("declares its methods once: quicklysign.methods, which openresty.client proxies", function()
     local c = new()
-    assert.are.same({ "create", "get", "list", "delete", "delete_by_entity", "logs", "ensure" },
+    assert.are.same({ "create", "get", "list", "page", "delete", "delete_by_entity", "logs", "log_page", "ensure" },
       quicklysign.methods.webhooks)
     assert.are.same({ "get", "download" }, quicklysign.methods.document_packs)
-    assert.are.same({ "close", "download", "last_response", "is_closed" }, quicklysign.methods.client)
+    assert.are.same({ "close", "download", "last_response", "is_closed", "authenticate" },
+      quicklysign.methods.client)
+    -- the page iterators belong to their Lua state: not listed, so no proxy forwards them
+    assert.is_function(c.webhooks.pages)
+    assert.is_function(c.webhooks.log_pages)
     for class, object in pairs{ client = c, webhooks = c.webhooks, document_packs = c.document_packs } do
       for _, name in ipairs(quicklysign.methods[class]) do
         assert.is_function(object[name], class .. "." .. name)

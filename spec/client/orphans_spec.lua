@@ -4,7 +4,13 @@
 local emulator = require "support.emulator"
 local process = require "support.process"
 
-before_each(function() emulator:reset() end)
+-- These specs download PDFs from the API's own path (and fault it): where PDFs live and what a
+-- PDF URL may answer instead (profiles pdf-*) is in spec/profiles, so those settings are pinned
+-- whatever the start profiles.
+before_each(function()
+  emulator:reset()
+  emulator:config{ pdf_body = "pdf", serve_pdf_host = "api", pdf_redirect = "none" }
+end)
 
 local function tmpdir()
   local path = os.tmpname()

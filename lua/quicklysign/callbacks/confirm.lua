@@ -3,13 +3,17 @@
 -- own TTLs, bounded in size); a failure to ask is not an answer and is never cached.
 local ttl_cache = require "quicklysign.callbacks.ttl_cache"
 
-local type, pcall, tostring, setmetatable = type, pcall, tostring, setmetatable
+local type, pcall, tostring, setmetatable, ipairs = type, pcall, tostring, setmetatable, ipairs
 
 local confirm = {
   DEFAULT_TTL = 300,          -- seconds a confirmed (webhook, entity) pair is trusted
   DEFAULT_NEGATIVE_TTL = 60,  -- seconds a refused pair stays refused
   DEFAULT_CACHE_SIZE = 1024,
   NOT_FOUND = { [404] = true, [410] = true }, -- API statuses that mean "no such webhook"
+  -- Statuses that may mean "no such webhook" or something else: no vendor page shows the answer
+  -- for an unknown key, and a 400 bad_request ("Generic error code if we don't specify the error
+  -- code", Constants) is one reading (docs/vendor-api.md). Settled by the entity's own webhooks.
+  AMBIGUOUS = { [400] = true },
 }
 
 -- Reads a field of a table or of a userdata with __index, without raising.
@@ -27,6 +31,27 @@ function confirm.is_client(client)
   return webhooks ~= nil and type(field(webhooks, "get")) == "function"
 end
 
+-- After an ambiguous answer to webhooks:get (err): whether the entity's webhooks, as the API lists
+-- them, include this one. A list that cannot be read (or a client without webhooks:list) cannot
+-- tell: nil, and the callback is answered 503, never accepted.
+local function settle_by_list(webhooks, ev, err)
+  local list_fn = field(webhooks, "list")
+  if type(list_fn) ~= "function" then return nil, err end
+  local ok, list, list_err = pcall(list_fn, webhooks, { entity_key = ev.entity_key })
+  if not ok then return nil, "the client raised: " .. tostring(list) end
+  if type(list) ~= "table" then return nil, list_err or err end
+  for _, webhook in ipairs(list) do
+    if type(webhook) == "table" and webhook.key == ev.webhook_key then
+      if webhook.entity_key ~= nil and webhook.entity_key ~= ev.entity_key then
+        return false, "the webhook watches another entity"
+      end
+      return true
+    end
+  end
+  return false, "the API answered " .. tostring(field(err, "status")) .. " " .. tostring(field(err, "code") or "")
+    .. " for the webhook key, and no webhook of the entity has it"
+end
+
 -- The check made with our client: returns true, or false and why (a definite no), or nil and the
 -- client's error (could not tell).
 function confirm.with_client(client)
@@ -38,8 +63,11 @@ function confirm.with_client(client)
     local ok, webhook, err = pcall(field(webhooks, "get"), webhooks, ev.webhook_key)
     if not ok then return nil, "the client raised: " .. tostring(webhook) end
     if webhook == nil then
-      if confirm.NOT_FOUND[field(err, "status")] then
+      local status = field(err, "status")
+      if confirm.NOT_FOUND[status] then
         return false, "the API knows no webhook with that key"
+      elseif confirm.AMBIGUOUS[status] then
+        return settle_by_list(webhooks, ev, err)
       end
       return nil, err or "the client returned neither a webhook nor an error"
     end

@@ -176,6 +176,25 @@ local packs = {
   },
 }
 
+local doctor = {
+  name = "doctor",
+  summary = "find which reading of the vendor's pages the API plays, and what to configure",
+  usage = "quicklysign doctor [--pack KEY]",
+  description = {
+    "Asks the API, read-only, how it answers where the vendor's pages disagree: whether",
+    "webhook calls need an access token and in which header, the list's shape, its",
+    "pagination, the callback log's filter, the answer for an unknown webhook key, and with",
+    "--pack where a document's PDF lives and what it answers (downloaded to a temporary",
+    "file, then removed). Prints each finding with the emulator profile that plays it, and",
+    "what to configure. Uses QUICKLYSIGN_CLIENT_ID, QUICKLYSIGN_CLIENT_SECRET and, for the",
+    "token and PDF checks, QUICKLYSIGN_API_KEY. Creates and deletes nothing; prints no secret.",
+  },
+  options = {
+    { name = "pack", value = "KEY", help = "also check the PDF of this document pack's first document" },
+  },
+  run = handler("quicklysign.cli.doctor", "run"),
+}
+
 local listen = {
   name = "listen",
   summary = "receive callbacks locally and print them as they arrive",
@@ -368,7 +387,7 @@ local help = {
   -- run by cli.lua, which knows the tree
 }
 
-root.commands = { webhooks, packs, listen, worker, inbox, events, reconcile, trigger, completion, version,
+root.commands = { webhooks, packs, doctor, listen, worker, inbox, events, reconcile, trigger, completion, version,
   help, complete }
 
 return { root = root }
