@@ -4,7 +4,10 @@
 -- timers, and a client whose calls run in nginx's thread pool. nginx must not wait on libcurl
 -- or SQLite in its event loop: those calls go through `ngx.run_worker_thread` (needs
 -- `thread_pool quicklysign threads=N;` in nginx.conf's main block), each call waiting its turn
--- on one semaphore per nginx worker (`openresty.threads`). A 200 means "done or durably stored":
+-- on one semaphore per nginx worker (`openresty.threads`). Downloads (a PDF can take seconds)
+-- run in a pool of their own, `thread_pool quicklysign_downloads threads=N;`, with a bound of
+-- their own inside that one, so that the calls that verify callbacks (and the SQLite inbox's
+-- writes) never wait behind them. A 200 means "done or durably stored":
 --
 -- - with an inbox (`quicklysign.inbox.open` in init_worker), the handler answers 200 once the
 --   callback is stored, and `openresty.worker{...}` runs the handlers in the background;
@@ -27,6 +30,7 @@ local io_open, format = io.open, string.format
 
 local openresty = {
   DEFAULT_THREAD_POOL = "quicklysign",
+  DEFAULT_DOWNLOAD_POOL = "quicklysign_downloads",
   CLIENT_THREAD_MODULE = "quicklysign.openresty.client_thread",
 }
 openresty.threads = threads
@@ -38,8 +42,34 @@ local function fail(fn, msg)
   error(format("bad argument #1 to '%s' (%s)", fn, msg), 3)
 end
 
-local function run(pool, opts, resource, method, ...)
-  local ok, a, b = threads.run(pool, openresty.CLIENT_THREAD_MODULE, "call", opts, resource, method, ...)
+-- The methods that download (client:download, document_packs:download): their own pool.
+local DOWNLOADS = { download = true }
+
+local warned_pools = {}
+
+-- A download pool nginx.conf does not declare, when it was not asked for by name: downloads then
+-- share the call pool (nothing breaks), and the error log says so once per nginx worker.
+local function fall_back(pools, message)
+  if not pools.default_downloads or message ~= "thread pool " .. pools.downloads .. " not found" then
+    return false
+  end
+  if not warned_pools[pools.downloads] then
+    warned_pools[pools.downloads] = true
+    ngx.log(ngx.WARN, "quicklysign.openresty: nginx.conf has no `thread_pool ", pools.downloads,
+      " threads=N;`: downloads share the '", pools.calls, "' pool, where verifying a callback can wait ",
+      "behind them")
+  end
+  pools.downloads = pools.calls
+  return true
+end
+
+local function run(pools, opts, resource, method, ...)
+  local pool = DOWNLOADS[method] and pools.downloads or pools.calls
+  local module = openresty.CLIENT_THREAD_MODULE
+  local ok, a, b = threads.run(pool, module, "call", opts, resource, method, ...)
+  if not ok and pool ~= pools.calls and fall_back(pools, a) then
+    ok, a, b = threads.run(pools.calls, module, "call", opts, resource, method, ...)
+  end
   if not ok then
     if type(a) == "string" and a:find("^quicklysign: no thread%-pool turn") then
       return nil, quicklysign.as_error{ kind = "network", message = a, retryable = true }
@@ -52,20 +82,27 @@ local function run(pool, opts, resource, method, ...)
   return a, b
 end
 
-local function proxy(pool, opts, resource, methods)
+local function proxy(pools, opts, resource, methods)
   local r = {}
   for _, m in pairs(methods) do
-    r[m] = function(_, ...) return run(pool, opts, resource, m, ...) end
+    r[m] = function(_, ...) return run(pools, opts, resource, m, ...) end
   end
   return r
 end
 
+local CLIENT_SETTINGS = { thread_pool = true, download_thread_pool = true }
+
 --- A client with the methods of `quicklysign.new`'s, each call run in the thread pool, whose
 -- Lua VMs keep one client per set of options (so keep-alive holds across calls). Options are
 -- checked here, at once; functions (`on_warning`) cannot cross into a thread and are refused.
+-- Downloads (`download`, `document_packs:download`) run in `download_thread_pool`, so that they
+-- never hold up the calls that verify callbacks; when nginx.conf has no such pool and none was
+-- named, they share `thread_pool`, and nginx's error log says so (once, at warn).
 -- @tparam table opts the options of `quicklysign.new`
--- @tparam[opt] table settings `thread_pool` (`"quicklysign"`)
--- @treturn table `webhooks`, `document_packs`, `download(url, path)`, `thread_pool`
+-- @tparam[opt] table settings `thread_pool` (`"quicklysign"`), `download_thread_pool`
+-- (`"quicklysign_downloads"`; its bound: `threads.configure{ pools = { name = N } }`, 16 by default)
+-- @treturn table `webhooks`, `document_packs`, `download(url, path)`, `thread_pool`,
+-- `download_thread_pool`
 -- @raise misuse, as `quicklysign.new` does
 function openresty.client(opts, settings)
   if type(opts) ~= "table" then fail("client", "table of client options expected, got " .. type(opts)) end
@@ -78,12 +115,24 @@ function openresty.client(opts, settings)
     plain[k] = v
   end
   quicklysign.new(plain):close()   -- validates, raising as new() does
-  local pool = settings.thread_pool or openresty.DEFAULT_THREAD_POOL
+  if type(settings) ~= "table" then fail("client", "settings: a table expected, got " .. type(settings)) end
+  for k, v in pairs(settings) do
+    if not CLIENT_SETTINGS[k] then fail("client", format("unknown setting '%s'", tostring(k))) end
+    if type(v) ~= "string" or v == "" then
+      fail("client", format("setting '%s': the name of a thread pool expected", tostring(k)))
+    end
+  end
+  local pools = {
+    calls = settings.thread_pool or openresty.DEFAULT_THREAD_POOL,
+    downloads = settings.download_thread_pool or openresty.DEFAULT_DOWNLOAD_POOL,
+    default_downloads = settings.download_thread_pool == nil,
+  }
   return {
-    webhooks = proxy(pool, plain, "webhooks", WEBHOOK_METHODS),
-    document_packs = proxy(pool, plain, "document_packs", PACK_METHODS),
-    download = function(_, url, path) return run(pool, plain, false, "download", url, path) end,
-    thread_pool = pool,
+    webhooks = proxy(pools, plain, "webhooks", WEBHOOK_METHODS),
+    document_packs = proxy(pools, plain, "document_packs", PACK_METHODS),
+    download = function(_, url, path) return run(pools, plain, false, "download", url, path) end,
+    thread_pool = pools.calls,
+    download_thread_pool = pools.downloads,
   }
 end
 
@@ -172,8 +221,10 @@ end
 -- @table callbacks
 openresty.callbacks = callbacks
 
---- The bounded thread-pool calls: `threads.configure{ limit = 64, wait = 30 }` (before the first
--- call), `threads.stats()` (`{ in_flight, waiting, limit }`), `threads.run(pool, module, func, ...)`.
+--- The bounded thread-pool calls: `threads.configure{ limit = 64, wait = 30, pools = {
+-- quicklysign_downloads = 16 } }` (before the first call), `threads.stats()` (`{ in_flight,
+-- waiting, limit, pools = { [name] = { in_flight, waiting, limit } } }`),
+-- `threads.run(pool, module, func, ...)`.
 -- @table threads
 
 return openresty
