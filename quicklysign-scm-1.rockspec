@@ -36,8 +36,8 @@ build = {
       sources = {
         "src/api.c", "src/args.c", "src/attempt.c", "src/buffer.c", "src/class.c", "src/client.c",
         "src/core.c", "src/document_packs.c", "src/download.c", "src/envelope.c", "src/error.c",
-        "src/fs.c", "src/json.c", "src/options.c", "src/redact.c", "src/retry.c", "src/transfer.c",
-        "src/url.c", "src/webhooks.c",
+        "src/event.c", "src/fs.c", "src/json.c", "src/many.c", "src/options.c", "src/redact.c",
+        "src/retry.c", "src/transfer.c", "src/url.c", "src/webhooks.c",
       },
       defines = {},
       incdirs = { "$(CURL_INCDIR)" },

@@ -54,7 +54,10 @@ static const qs_option options[] = {
     { "ca_file", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(ca_file), NULL },
     { "proxy", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(proxy), NULL },
     { "user_agent", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(user_agent), NULL },
+    { "concurrency", QS_OPT_INTEGER, NULL, 0, 8, 1, QS_MAX_CONCURRENCY, AT(concurrency), NULL },
+    { "http2", QS_OPT_BOOLEAN, NULL, 0, 1, 0, 1, AT(http2), NULL },
     { "on_warning", QS_OPT_FUNCTION, NULL, 0, 0, 0, 0, NOWHERE, NULL },
+    { "on_event", QS_OPT_FUNCTION, NULL, 0, 0, 0, 0, NOWHERE, NULL },
     { NULL, 0, NULL, 0, 0, 0, 0, 0, NULL }
 };
 
