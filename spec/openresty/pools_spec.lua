@@ -89,6 +89,15 @@ describe("quicklysign.openresty thread pools", function()
     until_stats(function(t) return t.running == 0 end)
   end)
 
+  it("hands openresty.client's on_event the records the thread collected, in order", function()
+    local answer = get("/events?mode=mine&key=" .. webhook_key)
+    -- first the token's mint (no index: not an item), then the two items
+    assert.are.equal(("got %s failed 1 reason api_error status 404 records "
+      .. "request:0,response:0,token:1,request:1,response:1,request:2,response:2"):format(webhook_key), answer)
+    answer = get("/events?mode=default&key=" .. webhook_key)   -- nginx logs at warn: nothing collected
+    assert.truthy(answer:find("records none$"), answer)
+  end)
+
   it("shares the call pool when nginx.conf has no download pool, and says so once", function()
     for round = 1, 2 do
       assert.are.equal("started 1", get("/downloads?kind=missing&n=1&url=" .. escape(pdf_url)))
@@ -99,5 +108,36 @@ describe("quicklysign.openresty thread pools", function()
     local _, warnings = log:gsub("has no `thread_pool quicklysign_not_declared threads=N;`", "")
     assert.are.equal(1, warnings)
     assert.falsy(log:find(emulator.client_secret, 1, true))
+  end)
+end)
+
+describe("openresty.client's records in nginx's error log", function()
+  local port = require("support.ports").free()
+  local dir = (os.getenv("QUICKLYSIGN_RUN_DIR") or ".run") .. "/receiver-" .. port
+
+  setup(function()
+    local code, out, err = process.run({ "examples/openresty/run", "start", "--port", port,
+      "--conf", "spec/openresty/fixtures/pools.nginx.conf" },
+      { QUICKLYSIGN_BASE_URL = emulator.base_url, QUICKLYSIGN_SPEC_DIR = "/tmp", QUICKLYSIGN_LOG_LEVEL = "debug" })
+    assert(code == 0, "nginx did not start: " .. out .. err)
+  end)
+
+  teardown(function()
+    process.run({ "examples/openresty/run", "stop", "--port", port })
+  end)
+
+  it("go there at debug level by default, with no credential", function()
+    emulator:reset()
+    local pack = emulator.new_entity()
+    local key = assert(emulator.client().webhooks:create{ entity_key = pack, callback = "http://127.0.0.1:9/x" }).key
+    local body, status = http.request(("http://127.0.0.1:%d/events?mode=default&key=%s"):format(port, key))
+    assert.are.equal(200, status)
+    assert.truthy(body:find("records none"), body)   -- the default hook took them, not the app's
+    local log = assert(io.open(dir .. "/logs/error.log")):read("*a")
+    local pattern = "quicklysign: request GET http://127.0.0.1:%d+/v1/webhooks/" .. key:gsub("%-", "%%-")
+    assert.truthy(log:find(pattern), log:sub(-2000))
+    assert.truthy(log:find("quicklysign: response GET [^\n]* status=404 attempt=1 index=2"), log:sub(-2000))
+    assert.falsy(log:find(emulator.client_secret, 1, true))
+    assert.falsy(log:find(emulator.api_key, 1, true))
   end)
 end)
