@@ -141,9 +141,11 @@ static int ensure_perform(lua_State *L, qs_call *call)
 {
     const wh_args *a = call->args;
     int rc = listed(L, call, a);
-    if (rc != 0) {
+    if (rc == 2)
+        return 2;                   /* the list's nil, err */
+    if (rc == 1) {
         lua_pushboolean(L, 0);
-        return 2;                   /* found (false), or nil, err */
+        return 2;                   /* found: not created */
     }
     if (do_create(L, call, a->entity_key, a->callback) == 1) {
         lua_pushboolean(L, 1);
