@@ -96,6 +96,7 @@ build = {
     ["quicklysign.cli.loop"] = "lua/quicklysign/cli/loop.lua",
     ["quicklysign.cli.output"] = "lua/quicklysign/cli/output.lua",
     ["quicklysign.cli.packs"] = "lua/quicklysign/cli/packs.lua",
+    ["quicklysign.cli.progress"] = "lua/quicklysign/cli/progress.lua",
     ["quicklysign.cli.status"] = "lua/quicklysign/cli/status.lua",
     ["quicklysign.suggest"] = "lua/quicklysign/suggest.lua",
     ["quicklysign.cli.terminal"] = "lua/quicklysign/cli/terminal.lua",
