@@ -274,12 +274,7 @@ static int download_perform(lua_State *L, qs_call *call)
 /* GET /document_packs/<key> for key r->index of get_many. */
 static int pack_make(lua_State *L, qs_batch *b, qs_request *r)
 {
-    const qs_many *m = b->ud;
-    lua_rawgeti(L, m->items_idx, r->index);
-    qs_push_url(L, b->call->c, QS_PATH_DOCUMENT_PACKS, lua_tostring(L, -1), NULL, 0);
-    lua_replace(L, r->frame);
-    qs_request_reset(r, b->call, "GET", QS_TOKEN_REQUIRED, r->frame);
-    return 1;
+    return qs_many_keyed(L, b, r, "GET", QS_PATH_DOCUMENT_PACKS, QS_TOKEN_REQUIRED, 0);
 }
 
 /* The pack in a get's data (the value on top), or the error. */

@@ -82,11 +82,7 @@ static void record_response(lua_State *L, const qs_request *r, int env_idx, long
             lua_pushvalue(L, -1);
             lua_rawgeti(L, -3, i);
             lua_pushvalue(L, last);
-            c->in_hook = QS_HOOK_WARNING;   /* the call under way still owns the handle */
-            int rc = lua_pcall(L, 2, 0, 0);
-            c->in_hook = 0;
-            if (rc != 0)
-                lua_error(L);        /* the hook's own error, raised to the caller */
+            qs_call_hook(L, c, 2, QS_HOOK_WARNING);
         }
     }
     lua_settop(L, top);

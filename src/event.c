@@ -94,10 +94,6 @@ void qs_event(lua_State *L, const qs_call *call, const char *type, const qs_requ
         return;
     }
     push_record(L, c, type, r, outcome_idx);
-    c->in_hook = QS_HOOK_EVENT;   /* the call under way still owns the client */
-    int rc = lua_pcall(L, 1, 0, 0);
-    c->in_hook = 0;
-    if (rc != 0)
-        lua_error(L);           /* the hook's own error, raised to the caller */
+    qs_call_hook(L, c, 1, QS_HOOK_EVENT);
     lua_settop(L, top);
 }

@@ -105,6 +105,19 @@ int qs_many_run(lua_State *L, const qs_call *call, qs_many *m, int concurrency)
 
 /* ---- items ------------------------------------------------------------- */
 
+/* Readies r as `method` <path>/<key>, for key r->index of the list (a make step's whole work
+   for get_many and the like): the token as `token` says, credentials in the query or not. */
+int qs_many_keyed(lua_State *L, qs_batch *b, qs_request *r, const char *method, const char *path,
+                  enum qs_token token, int with_credentials)
+{
+    const qs_many *m = b->ud;
+    lua_rawgeti(L, m->items_idx, r->index);
+    qs_push_url(L, b->call->c, path, lua_tostring(L, -1), NULL, with_credentials);
+    lua_replace(L, r->frame);
+    qs_request_reset(r, b->call, method, token, r->frame);
+    return 1;
+}
+
 /* The list at idx: an array (a table with items 1..n). Raises otherwise. */
 int qs_many_list(lua_State *L, int idx, const char *method, const char *what)
 {

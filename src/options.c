@@ -61,6 +61,21 @@ static const qs_option options[] = {
     { NULL, 0, NULL, 0, 0, 0, 0, 0, NULL }
 };
 
+/*
+ * Calls a hook (on_warning, on_event: a function option), pushed with its
+ * nargs arguments after it as lua_pcall takes them, the client marked as in
+ * that hook (which: QS_HOOK_*), so that it may not call the client; an error
+ * it raises goes on to the caller of the call under way.
+ */
+void qs_call_hook(lua_State *L, qs_client *c, int nargs, int which)
+{
+    c->in_hook = which;         /* the call under way still owns the client */
+    int rc = lua_pcall(L, nargs, 0, 0);
+    c->in_hook = 0;
+    if (rc != 0)
+        lua_error(L);           /* the hook's own error, raised to the caller */
+}
+
 static const char *const type_names[] = {
     [QS_OPT_STRING] = "string", [QS_OPT_NUMBER] = "number", [QS_OPT_INTEGER] = "integer",
     [QS_OPT_SIZE] = "integer", [QS_OPT_BOOLEAN] = "boolean", [QS_OPT_FUNCTION] = "function",

@@ -372,6 +372,7 @@ void  qs_class_open(lua_State *L, const qs_class *k, int methods_idx);
 void *qs_class_check(lua_State *L, int idx, const qs_class *k, const char *method);
 
 /* options.c: the options of quicklysign.new, declared once. */
+void qs_call_hook(lua_State *L, qs_client *c, int nargs, int which);
 typedef enum qs_opt_type {
     QS_OPT_STRING, QS_OPT_NUMBER, QS_OPT_INTEGER, QS_OPT_SIZE, QS_OPT_BOOLEAN, QS_OPT_FUNCTION,
     QS_OPT_CHOICE               /* one word of a list, stored as its value (an int) */
@@ -464,6 +465,8 @@ int  qs_many_run(lua_State *L, const qs_call *call, qs_many *m, int concurrency)
 int  qs_many_list(lua_State *L, int idx, const char *method, const char *what);
 const char *qs_many_key(lua_State *L, int list, int i, const char *method, const char *what);
 const char *qs_many_field(lua_State *L, int i, const char *field, const char *method);
+int  qs_many_keyed(lua_State *L, qs_batch *b, qs_request *r, const char *method, const char *path,
+                   enum qs_token token, int with_credentials);
 void qs_request_reset(qs_request *r, const qs_call *call, const char *method, enum qs_token token,
                       int url_idx);
 

@@ -676,25 +676,14 @@ static int create_make(lua_State *L, qs_batch *b, qs_request *r)
 /* GET /webhooks/<key> for key r->index. */
 static int get_make(lua_State *L, qs_batch *b, qs_request *r)
 {
-    const qs_many *m = b->ud;
-    lua_rawgeti(L, m->items_idx, r->index);
-    qs_push_url(L, b->call->c, QS_PATH_WEBHOOKS, lua_tostring(L, -1), NULL, 1);
-    lua_replace(L, r->frame);
-    qs_request_reset(r, b->call, "GET", QS_TOKEN_IF_ANY, r->frame);
-    return 1;
+    return qs_many_keyed(L, b, r, "GET", QS_PATH_WEBHOOKS, QS_TOKEN_IF_ANY, 1);
 }
 
 /* DELETE at the path that works (client.delete_route; the singular until one is known). */
 static int delete_make(lua_State *L, qs_batch *b, qs_request *r)
 {
-    const qs_many *m = b->ud;
-    qs_client *c = b->call->c;
-    lua_rawgeti(L, m->items_idx, r->index);
-    qs_push_url(L, c, c->delete_route == QS_DELETE_PLURAL ? QS_PATH_WEBHOOKS : QS_PATH_WEBHOOK_DELETE,
-                lua_tostring(L, -1), NULL, 1);
-    lua_replace(L, r->frame);
-    qs_request_reset(r, b->call, "DELETE", QS_TOKEN_IF_ANY, r->frame);
-    return 1;
+    const char *path = b->call->c->delete_route == QS_DELETE_PLURAL ? QS_PATH_WEBHOOKS : QS_PATH_WEBHOOK_DELETE;
+    return qs_many_keyed(L, b, r, "DELETE", path, QS_TOKEN_IF_ANY, 1);
 }
 
 /* A delete's value is true. */

@@ -27,6 +27,18 @@ local function posts(e)
   return out
 end
 
+-- A client whose kept-alive connection has served one create, and a fault queued for the next
+-- create that comes on it.
+local function warmed(fault)
+  local pack = emulator.new_entity()
+  local c = emulator.client{ max_retries = 3 }
+  assert(c.webhooks:create{ entity_key = pack, callback = "http://127.0.0.1:9/warm" })
+  emulator:clear_requests()
+  fault.method, fault.path_prefix, fault.reused_only = "POST", "/v1/webhooks", true
+  emulator:fault(fault)
+  return c, pack
+end
+
 describe("creates and the duplicate window", function()
   before_each(function() emulator:reset() end)
 
@@ -44,11 +56,7 @@ describe("creates and the duplicate window", function()
   end)
 
   it("a server that handles the create, then drops the kept-alive connection: an error, one webhook", function()
-    local pack = emulator.new_entity()
-    local c = emulator.client{ max_retries = 3 }
-    assert(c.webhooks:create{ entity_key = pack, callback = "http://127.0.0.1:9/warm" })
-    emulator:clear_requests()
-    emulator:fault{ method = "POST", path_prefix = "/v1/webhooks", reused_only = true, close_after = true }
+    local c, pack = warmed{ close_after = true }
     local wh, err = c.webhooks:create{ entity_key = pack, callback = "http://127.0.0.1:9/after" }
     assert.is_nil(wh)
     assert.are.equal("network", err.kind)
@@ -72,11 +80,7 @@ describe("creates and the duplicate window", function()
   end)
 
   it("a server that closes the kept-alive connection as the create arrives: an error, nothing sent twice", function()
-    local pack = emulator.new_entity()
-    local c = emulator.client{ max_retries = 3 }
-    assert(c.webhooks:create{ entity_key = pack, callback = "http://127.0.0.1:9/warm" })
-    emulator:clear_requests()
-    emulator:fault{ method = "POST", path_prefix = "/v1/webhooks", reused_only = true, close = true }
+    local c, pack = warmed{ close = true }
     local wh, err = c.webhooks:create{ entity_key = pack, callback = "http://127.0.0.1:9/closed" }
     assert.is_nil(wh)
     assert.are.equal("connection_lost", err.reason)
@@ -99,10 +103,7 @@ describe("creates and the duplicate window", function()
   end)
 
   it("create_many over one kept-alive connection: a dropped answer fails its item only, never twice", function()
-    local pack = emulator.new_entity()
-    local c = emulator.client()
-    assert(c.webhooks:create{ entity_key = pack, callback = "http://127.0.0.1:9/warm" })
-    emulator:fault{ method = "POST", path_prefix = "/v1/webhooks", reused_only = true, close_after = true }
+    local c, pack = warmed{ close_after = true }
     local list = {}
     for i = 1, 5 do list[i] = { entity_key = pack, callback = "http://127.0.0.1:9/many/" .. i } end
     local webhooks, errs, failed = c.webhooks:create_many(list, { concurrency = 1 })
