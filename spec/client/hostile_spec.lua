@@ -367,6 +367,13 @@ describe("closing a client while a call on it is under way", function()
       .. ']},"pagination":{"next":"c2"}}'
     items = nil   -- luacheck: ignore 311
     local exercised = false
+    -- lua5.4 (lua.c) starts its collector in generational mode, where an object that lived
+    -- through minor collections waits for a major one: with a heap grown by the specs before
+    -- this one, none came within the call. The incremental collector ends a cycle within it.
+    if _VERSION == "Lua 5.4" then
+      local mode = collectgarbage("incremental")
+      finally(function() collectgarbage(mode) end)
+    end
     for _ = 1, 20 do   -- a heap grown by the specs before this one may take more tries
       emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = body }
       collectgarbage()
