@@ -8,9 +8,21 @@ local function recorder()
   return records, function(r) records[#records + 1] = r end
 end
 
+-- The records' types, leaving out the token's mint (under a start profile whose webhook calls
+-- need a token, the client mints one first).
 local function types(records)
   local out = {}
-  for i, r in ipairs(records) do out[i] = r.type end
+  for _, r in ipairs(records) do
+    if r.type ~= "token" and not (r.url or ""):find("/access_tokens", 1, true) then out[#out + 1] = r.type end
+  end
+  return out
+end
+
+local function calls(records)
+  local out = {}
+  for _, r in ipairs(records) do
+    if r.type ~= "token" and not (r.url or ""):find("/access_tokens", 1, true) then out[#out + 1] = r end
+  end
   return out
 end
 
@@ -35,13 +47,16 @@ describe("on_event", function()
     assert(c.webhooks:create{ entity_key = pack, callback = "http://127.0.0.1:9/e" })
     assert(c.webhooks:list{ entity_key = pack })
     assert.are.same({ "request", "response", "request", "response" }, types(records))
-    assert.are.equal("POST", records[1].method)
-    assert.are.equal(1, records[1].attempt)
-    assert.are.equal(200, records[2].status)
-    assert.is_true(records[2].ok)
-    assert.are.equal(1, records[2].connects)
-    assert.are.equal(0, records[4].connects)      -- the list reused the create's connection
-    assert.is_number(records[2].seconds)
+    local mine = calls(records)
+    assert.are.equal("POST", mine[1].method)
+    assert.are.equal(1, mine[1].attempt)
+    assert.are.equal(200, mine[2].status)
+    assert.is_true(mine[2].ok)
+    assert.is_number(mine[2].seconds)
+    local connects = 0
+    for _, r in ipairs(records) do if r.type == "response" then connects = connects + r.connects end end
+    assert.are.equal(1, connects)                 -- one connection made, then kept
+    assert.are.equal(0, mine[4].connects)
     assert.falsy(text_of(records):find(emulator.client_secret, 1, true))
     assert.truthy(records[1].url:find("/webhooks", 1, true))
   end)
@@ -52,11 +67,12 @@ describe("on_event", function()
     emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", status = 503, count = 1 }
     assert(c.webhooks:list())
     assert.are.same({ "request", "response", "retry", "request", "response" }, types(records))
-    assert.is_false(records[2].ok)
-    assert.are.equal(503, records[2].status)
-    assert.truthy(records[2].reason == "api_error" or records[2].reason == "http_status")
-    assert.is_true(records[3].wait >= 0)
-    assert.are.equal(2, records[4].attempt)
+    local mine = calls(records)
+    assert.is_false(mine[2].ok)
+    assert.are.equal(503, mine[2].status)
+    assert.truthy(mine[2].reason == "api_error" or mine[2].reason == "http_status")
+    assert.is_true(mine[3].wait >= 0)
+    assert.are.equal(2, mine[4].attempt)
   end)
 
   it("records the token minted, and minted again, never the token itself", function()
@@ -77,6 +93,7 @@ describe("on_event", function()
   it("records a download's progress while it is under way, and its bytes at the end", function()
     local records, on_event = recorder()
     local c = emulator.client{ on_event = on_event, api_key = emulator.api_key }
+    emulator:config{ pdf_body = "pdf", serve_pdf_host = "api", pdf_redirect = "none" }
     local pack = emulator:create_pack{ name = "P", documents = { { name = "Big", pdf_bytes = 300000 } } }
     emulator:drive(pack.key, "complete")
     emulator:fault{ method = "GET", path_prefix = "/v1/document_packs/" .. pack.key .. "/documents/", delay_ms = 400 }
