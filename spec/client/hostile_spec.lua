@@ -367,6 +367,12 @@ describe("closing a client while a call on it is under way", function()
       .. ']},"pagination":{"next":"c2"}}'
     items = nil   -- luacheck: ignore 311
     local exercised = false
+    if _VERSION == "Lua 5.4" then
+      -- collect often, so that a cycle ends (and the finalizer runs) inside the ~4 MB decode,
+      -- whatever heap the specs before this one left behind
+      collectgarbage("incremental", 100, 200)
+      finally(function() collectgarbage("incremental", 200, 100) end)
+    end
     for _ = 1, 20 do   -- a heap grown by the specs before this one may take more tries
       emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = body }
       collectgarbage()
