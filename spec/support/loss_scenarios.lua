@@ -160,7 +160,8 @@ scenarios.list = {
       end
       f:close()
       client:close()
-      local p = assert(io.popen("curl -s --parallel --parallel-immediate --parallel-max 300 -K " .. cfg))
+      local p = assert(io.popen("curl -s --no-progress-meter --parallel --parallel-immediate"
+        .. " --parallel-max 300 -K " .. cfg))
       local answered = {}
       for line in p:lines() do
         local code, key = line:match("^(%d+) (%S+)")
