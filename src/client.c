@@ -35,10 +35,12 @@ static void release_scratch(qs_client *c)
 {
     if (c->multi != NULL)
         qs_scratch_release(c);
+    qs_temps_discard(c);
 }
 
 static void release(qs_client *c)
 {
+    qs_temps_discard(c);
     qs_transfer_close(c);
     qs_options_release(c);
     c->close_pending = 0;

@@ -410,6 +410,7 @@ void qs_note_response(lua_State *L, const qs_request *r, const char *field);
 /* fs.c */
 int  qs_temp_open(qs_tempfile *t, const char *path);
 void qs_temp_discard(qs_tempfile *t);
+void qs_temps_discard(qs_client *c);
 int  qs_temp_rewind(qs_tempfile *t);
 int  qs_temp_read(qs_tempfile *t, qs_buffer *b);
 long qs_temp_head(qs_tempfile *t, char *buf, size_t n);

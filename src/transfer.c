@@ -208,7 +208,8 @@ static void detach(qs_client *c, qs_slot *s)
     curl_easy_setopt(s->curl, CURLOPT_SEEKFUNCTION, NULL);
 }
 
-/* Every slot free again, every temp file discarded: the end of a call. */
+/* Every slot free again: the end of a call. (Its temp files are fs.c's:
+   qs_temps_discard.) */
 void qs_scratch_release(qs_client *c)
 {
     for (int i = 0; i < c->nslots; i++) {
@@ -219,8 +220,6 @@ void qs_scratch_release(qs_client *c)
         curl_slist_free_all(s->headers);
         s->headers = NULL;
     }
-    for (int i = 0; i < c->ntemps; i++)
-        qs_temp_discard(&c->temps[i]);
 }
 
 /* At least `slots` slots and `temps` temp files: 0, or -1 when out of
