@@ -37,7 +37,7 @@ FUZZ_OBJS     := $(patsubst src/%.c,build/fuzz/obj/%.o,$(SOURCES))
 FUZZ_VG_OBJS  := $(patsubst src/%.c,build/fuzz/valgrind/obj/%.o,$(SOURCES))
 fuzz_included  = $(shell sed -n 's|^\#include "\.\./src/\(.*\)\.c"$$|\1|p' fuzz/$(1).c)
 
-.PHONY: all build env deps deps-check test demo chaos bench check check-c check-lua check-valgrind \
+.PHONY: all build env deps deps-check test demo chaos bench check check-c check-layers check-lua check-valgrind \
   check-asan check-fuzz asan fuzz-build fuzz-valgrind-build rock dist check-dist docs completions version clean help
 
 all: build
@@ -124,6 +124,16 @@ check-c:
 	$(MAKE) -B build CFLAGS="-O2 -g -Werror"
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c99 -I src --suppress=missingIncludeSystem src
+	$(MAKE) check-layers
+
+# src/qs.h's layering comment, checked against what each object file uses (nm).
+LAYER_OBJS    := $(patsubst src/%.c,build/layers/%.o,$(SOURCES))
+build/layers/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(call core_cc,$(CC),-O0,lua5.4) -c $< -o $@
+
+check-layers: $(LAYER_OBJS)
+	lua5.4 scripts/check-layers.lua build/layers
 
 check-lua:
 	luacheck --quiet lua spec examples bench emulator bin/quicklysign scripts/*.lua

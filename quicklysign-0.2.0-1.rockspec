@@ -37,8 +37,8 @@ build = {
       sources = {
         "src/api.c", "src/args.c", "src/attempt.c", "src/buffer.c", "src/class.c", "src/client.c",
         "src/core.c", "src/document_packs.c", "src/download.c", "src/envelope.c", "src/error.c",
-        "src/fs.c", "src/json.c", "src/options.c", "src/redact.c", "src/retry.c", "src/transfer.c",
-        "src/url.c", "src/webhooks.c",
+        "src/event.c", "src/fs.c", "src/json.c", "src/many.c", "src/options.c", "src/redact.c",
+        "src/retry.c", "src/transfer.c", "src/url.c", "src/webhooks.c",
       },
       defines = {},
       incdirs = { "$(CURL_INCDIR)" },
@@ -97,6 +97,7 @@ build = {
     ["quicklysign.cli.loop"] = "lua/quicklysign/cli/loop.lua",
     ["quicklysign.cli.output"] = "lua/quicklysign/cli/output.lua",
     ["quicklysign.cli.packs"] = "lua/quicklysign/cli/packs.lua",
+    ["quicklysign.cli.progress"] = "lua/quicklysign/cli/progress.lua",
     ["quicklysign.cli.status"] = "lua/quicklysign/cli/status.lua",
     ["quicklysign.suggest"] = "lua/quicklysign/suggest.lua",
     ["quicklysign.cli.terminal"] = "lua/quicklysign/cli/terminal.lua",

@@ -40,9 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     qs_transfer t;
     memset(&t, 0, sizeof t);
     t.retry_after = -2;   /* untouched */
-    exchange x = { &c, &t, SINK_UNDECIDED };
+    qs_slot slot;   /* the exchange's slot, which the header callback is handed */
+    memset(&slot, 0, sizeof slot);
+    slot.t = &t;
 
-    FUZZ_CHECK(on_header(line, 1, n, &x) == n, "header callback refused %zu bytes", n);
+    FUZZ_CHECK(on_header(line, 1, n, &slot) == n, "header callback refused %zu bytes", n);
     double r = t.retry_after;
     FUZZ_CHECK(r == -2 || r == -1 || r >= 0, "retry_after %g", r);
     if (r != -2) {

@@ -310,3 +310,68 @@ int qs_api_list(lua_State *L, qs_request *r, const qs_list *list)
     qs_push_answer_error(L, r, QS_TOO_MANY_PAGES, "too many pages");
     return qs_fail(L, top);
 }
+
+/* ---- every page of a list, as one request of a batch --------------------- */
+
+/* What the reader of a list request keeps between its pages. */
+typedef struct list_state {
+    qs_list list;
+    int n, pages;               /* items gathered so far, pages read */
+    int items_idx, pos_idx;     /* stack indices (the request's frame): the items, the position */
+} list_state;
+
+/* A page of a list request read: its items gathered; the next page's URL in
+   place of this one's (go again), or, after the last, every item as the
+   value. */
+static qs_outcome read_list_page(lua_State *L, qs_request *r, const qs_transfer *t)
+{
+    list_state *st = r->state;
+    qs_outcome o = qs_envelope_reader(L, r, t);
+    if (o != QS_DONE)
+        return o;
+    int env = lua_gettop(L);
+    if (!page_items(L, r, &st->list, env))
+        return QS_FAILED;
+    int items = lua_gettop(L);
+    if (!page_next(L, r, &st->list, env, st->pos_idx))
+        return QS_FAILED;
+    st->n = append(L, st->items_idx, st->n, items);
+    if (lua_isnil(L, -1)) {
+        lua_pushvalue(L, st->items_idx);
+        return QS_DONE;
+    }
+    if (++st->pages >= QS_MAX_PAGES) {
+        qs_push_answer_error(L, r, QS_TOO_MANY_PAGES, "too many pages");
+        return QS_FAILED;
+    }
+    lua_replace(L, st->pos_idx);
+    push_page_url(L, r->call->c, &st->list, st->pos_idx);
+    lua_replace(L, r->url_idx);
+    return QS_AGAIN;
+}
+
+/*
+ * Readies r, a request of a batch, as the GET of every page of `list`
+ * (whose strings must outlive the batch): its frame holds the page's URL,
+ * the items gathered, the position and the reader's state. Its value is the
+ * array of every item.
+ */
+void qs_list_request(lua_State *L, qs_request *r, const qs_list *list)
+{
+    list_state *st = lua_newuserdata(L, sizeof *st);   /* kept alive by the frame */
+    lua_replace(L, r->frame + 3);
+    st->list = *list;
+    st->n = st->pages = 0;
+    st->items_idx = r->frame + 1;
+    st->pos_idx = r->frame + 2;
+    lua_newtable(L);
+    lua_replace(L, st->items_idx);
+    lua_pushnil(L);
+    lua_replace(L, st->pos_idx);
+    push_page_url(L, r->call->c, &st->list, st->pos_idx);
+    lua_replace(L, r->frame);
+    r->url_idx = r->frame;
+    r->envelope = 1;
+    r->reader = read_list_page;
+    r->state = st;
+}

@@ -21,30 +21,27 @@ static qs_client *to_client(lua_State *L, int idx)
 
 static qs_client *check_open(lua_State *L, qs_client *c)
 {
-    if (c->curl == NULL || c->close_pending)
+    if (c->multi == NULL || c->close_pending)
         luaL_error(L, "attempt to use a closed quicklysign client");
     if (c->in_hook)
-        luaL_error(L, "attempt to use a quicklysign client from its own on_warning hook");
+        luaL_error(L, "attempt to use a quicklysign client from its own %s hook",
+                   c->in_hook == QS_HOOK_EVENT ? "on_event" : "on_warning");
     return c;
 }
 
-/* Drops what a call may have left behind when an error unwound it: a
-   half-written download, the headers. */
+/* Drops what a call may have left behind when an error unwound it: the
+   exchanges still on the multi handle, half-written downloads, headers. */
 static void release_scratch(qs_client *c)
 {
-    qs_temp_discard(&c->temp);
-    curl_slist_free_all(c->headers);
-    c->headers = NULL;
+    if (c->multi != NULL)
+        qs_scratch_release(c);
+    qs_temps_discard(c);
 }
 
 static void release(qs_client *c)
 {
-    release_scratch(c);
-    qs_buffer_free(&c->body);
-    if (c->curl != NULL) {
-        curl_easy_cleanup(c->curl);
-        c->curl = NULL;
-    }
+    qs_temps_discard(c);
+    qs_transfer_close(c);
     qs_options_release(c);
     c->close_pending = 0;
 }
@@ -60,7 +57,8 @@ static int client_close(lua_State *L)
 {
     qs_client *c = to_client(L, 1);
     if (c->in_hook)   /* the call that runs the hook still needs the handle */
-        return luaL_error(L, "attempt to close a quicklysign client from its own on_warning hook");
+        return luaL_error(L, "attempt to close a quicklysign client from its own %s hook",
+                          c->in_hook == QS_HOOK_EVENT ? "on_event" : "on_warning");
     if (c->busy)
         c->close_pending = 1;
     else
@@ -325,10 +323,10 @@ int qs_client_new(lua_State *L)
     qs_options_read(L, c, uv, 0);
     set_derived(L, c);
 
-    c->curl = curl_easy_init();
-    if (c->curl == NULL)
-        return luaL_error(L, "quicklysign: curl_easy_init failed");
-    if (!qs_transfer_setup(c))
+    lua_getfield(L, uv, "on_event");
+    c->has_on_event = lua_isfunction(L, -1);
+    lua_pop(L, 1);
+    if (!qs_transfer_open(c))
         return luaL_error(L, "quicklysign: libcurl refused an option (is it built with http and https?)");
 
     lua_pushstring(L, c->base_url);
@@ -397,7 +395,7 @@ static int client_last_response(lua_State *L)
 static int client_is_closed(lua_State *L)
 {
     qs_client *c = to_client(L, 1);
-    lua_pushboolean(L, c->curl == NULL || c->close_pending);
+    lua_pushboolean(L, c->multi == NULL || c->close_pending);
     return 1;
 }
 
@@ -425,7 +423,7 @@ static int client_index(lua_State *L)
 static int client_tostring(lua_State *L)
 {
     qs_client *c = to_client(L, 1);
-    if (c->curl == NULL || c->close_pending)
+    if (c->multi == NULL || c->close_pending)
         lua_pushfstring(L, "quicklysign.client (closed) %p", (void *)c);
     else
         lua_pushfstring(L, "quicklysign.client (%s %s) %p", c->environment, c->base_url, (void *)c);

@@ -37,15 +37,15 @@ typedef struct download_state {
  */
 static int error_envelope(lua_State *L, const qs_request *r, const qs_transfer *t)
 {
-    qs_client *c = r->call->c;
+    qs_buffer *body = &t->slot->body;
     if (t->content_type == NULL || strncasecmp(t->content_type, "application/json", 16) != 0 ||
         t->written > QS_ERROR_BODY_CAP)
         return 0;
-    qs_buffer_reset(&c->body, QS_ERROR_BODY_CAP);
-    if (qs_temp_read(r->sink, &c->body) != 0)
+    qs_buffer_reset(body, QS_ERROR_BODY_CAP);
+    if (qs_temp_read(r->sink, body) != 0)
         return 0;
     int top = lua_gettop(L), is_error = 0;
-    if (c->body.len > 0 && qs_json_decode(L, c->body.data, c->body.len) && lua_istable(L, -1)) {
+    if (body->len > 0 && qs_json_decode(L, body->data, body->len) && lua_istable(L, -1)) {
         lua_getfield(L, -1, "status");
         if (lua_istable(L, -1)) {
             lua_getfield(L, -1, "status_code");
@@ -176,13 +176,54 @@ static qs_outcome read_download(lua_State *L, qs_request *r, const qs_transfer *
     return QS_REFUSED;
 }
 
+/*
+ * Readies r as the download of the URL at r->url_idx to path, through the
+ * temp file `temp` (opened by the caller), with the table at hops_idx for
+ * where it is redirected to and `d` for its reader's count of redirects.
+ */
+static void download_request(qs_request *r, const qs_call *call, qs_tempfile *temp, const char *url,
+                             const char *path, download_state *d)
+{
+    r->method = "GET";
+    r->token = token_for(call->c, url);
+    r->sink = temp;
+    r->path = path;
+    r->reader = read_download;
+    r->state = d;
+}
+
+/* The size of the state qs_download_request's reader keeps (in a frame's
+   userdata), and its setup: the URL at r->url_idx, hops at hops_idx. */
+void qs_download_request(lua_State *L, qs_request *r, const qs_call *call, qs_tempfile *temp,
+                         const char *path, int hops_idx)
+{
+    download_state *d = lua_newuserdata(L, sizeof *d);   /* kept alive by the frame's slot */
+    d->redirects = 0;
+    d->hops_idx = hops_idx;
+    lua_replace(L, hops_idx + 1);
+    download_request(r, call, temp, lua_tostring(L, r->url_idx), path, d);
+}
+
+/* A failed download (nil, err on top): its temp file discarded, the error
+   saying where it was redirected (the table at hops_idx). */
+int qs_download_failed(lua_State *L, qs_request *r, int hops_idx)
+{
+    qs_temp_discard(r->sink);
+    if (qs_rawlen(L, hops_idx) > 0) {
+        lua_pushvalue(L, hops_idx);
+        lua_setfield(L, -2, "redirects");
+    }
+    return 2;
+}
+
 /* Downloads url to path within deadline: pushes the bytes written, or nil, err. */
 int qs_download(lua_State *L, const qs_call *call, const char *url, const char *path,
                 double deadline)
 {
     qs_client *c = call->c;
+    qs_tempfile *temp = &c->temps[0];
     int top = lua_gettop(L);
-    if (qs_temp_open(&c->temp, path) != 0) {
+    if (qs_temp_open(temp, path) != 0) {
         qs_push_io_error(L, c, QS_CANNOT_CREATE_FILE, path, errno);
         qs_error_set_string(L, c, "method", "GET");
         qs_error_set_string(L, c, "url", url);
@@ -194,16 +235,9 @@ int qs_download(lua_State *L, const qs_call *call, const char *url, const char *
     qs_request r;
     qs_request_init(&r, call, "GET", token_for(c, url), top + 1);
     r.deadline = deadline;
-    r.sink = &c->temp;
-    r.path = path;
-    r.reader = read_download;
-    r.state = &d;
+    download_request(&r, call, temp, url, path, &d);
     if (qs_attempt(L, &r) == 2) {
-        qs_temp_discard(&c->temp);
-        if (qs_rawlen(L, top + 2) > 0) {   /* where the failure was */
-            lua_pushvalue(L, top + 2);
-            lua_setfield(L, -2, "redirects");
-        }
+        qs_download_failed(L, &r, top + 2);
         return qs_keep_top2(L, top);
     }
     lua_replace(L, top + 1);           /* over the URL */

@@ -82,11 +82,7 @@ static void record_response(lua_State *L, const qs_request *r, int env_idx, long
             lua_pushvalue(L, -1);
             lua_rawgeti(L, -3, i);
             lua_pushvalue(L, last);
-            c->in_hook = 1;          /* the call under way still owns the handle */
-            int rc = lua_pcall(L, 2, 0, 0);
-            c->in_hook = 0;
-            if (rc != 0)
-                lua_error(L);        /* the hook's own error, raised to the caller */
+            qs_call_hook(L, c, 2, QS_HOOK_WARNING);
         }
     }
     lua_settop(L, top);
@@ -224,9 +220,10 @@ static void push_success(lua_State *L, qs_request *r, int env, long status)
 int qs_envelope_read(lua_State *L, qs_request *r, const qs_transfer *t)
 {
     qs_client *c = r->call->c;
+    const qs_buffer *body = &t->slot->body;
     long status = t->status;
-    int decoded = c->body.len > 0 && qs_json_decode(L, c->body.data, c->body.len);
-    if (c->body.len > 0 && !decoded)
+    int decoded = body->len > 0 && qs_json_decode(L, body->data, body->len);
+    if (body->len > 0 && !decoded)
         lua_pop(L, 1);   /* the decoder's message */
     int env = decoded ? lua_gettop(L) : 0;
     int status_idx = env != 0 ? envelope_status(L, env, &status) : 0;
@@ -242,9 +239,9 @@ int qs_envelope_read(lua_State *L, qs_request *r, const qs_transfer *t)
         qs_push_answer_error(L, r, QS_API_ERROR, lua_tostring(L, -1));
         set_envelope_error(L, c, status_idx);
     } else if (status < 200 || status >= 300) {
-        push_snippet(L, c, &c->body, status);
+        push_snippet(L, c, body, status);
         qs_push_answer_error(L, r, QS_HTTP_STATUS, lua_tostring(L, -1));
-    } else if (c->body.len == 0) {   /* 2xx without a body: nothing to report but success */
+    } else if (body->len == 0) {   /* 2xx without a body: nothing to report but success */
         record_response(L, r, 0, status);
         lua_pushboolean(L, 1);
         return 1;

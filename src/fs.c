@@ -120,6 +120,13 @@ void qs_temp_discard(qs_tempfile *t)
     t->path = NULL;
 }
 
+/* Every temp file of the client's calls discarded: the end of a call. */
+void qs_temps_discard(qs_client *c)
+{
+    for (int i = 0; i < c->ntemps; i++)
+        qs_temp_discard(&c->temps[i]);
+}
+
 /* Empties the file for another attempt. */
 int qs_temp_rewind(qs_tempfile *t)
 {

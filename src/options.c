@@ -54,9 +54,27 @@ static const qs_option options[] = {
     { "ca_file", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(ca_file), NULL },
     { "proxy", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(proxy), NULL },
     { "user_agent", QS_OPT_STRING, NULL, 0, 0, 0, 0, AT(user_agent), NULL },
+    { "concurrency", QS_OPT_INTEGER, NULL, 0, 8, 1, QS_MAX_CONCURRENCY, AT(concurrency), NULL },
+    { "http2", QS_OPT_BOOLEAN, NULL, 0, 1, 0, 1, AT(http2), NULL },
     { "on_warning", QS_OPT_FUNCTION, NULL, 0, 0, 0, 0, NOWHERE, NULL },
+    { "on_event", QS_OPT_FUNCTION, NULL, 0, 0, 0, 0, NOWHERE, NULL },
     { NULL, 0, NULL, 0, 0, 0, 0, 0, NULL }
 };
+
+/*
+ * Calls a hook (on_warning, on_event: a function option), pushed with its
+ * nargs arguments after it as lua_pcall takes them, the client marked as in
+ * that hook (which: QS_HOOK_*), so that it may not call the client; an error
+ * it raises goes on to the caller of the call under way.
+ */
+void qs_call_hook(lua_State *L, qs_client *c, int nargs, int which)
+{
+    c->in_hook = which;         /* the call under way still owns the client */
+    int rc = lua_pcall(L, nargs, 0, 0);
+    c->in_hook = 0;
+    if (rc != 0)
+        lua_error(L);           /* the hook's own error, raised to the caller */
+}
 
 static const char *const type_names[] = {
     [QS_OPT_STRING] = "string", [QS_OPT_NUMBER] = "number", [QS_OPT_INTEGER] = "integer",

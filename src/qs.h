@@ -8,20 +8,26 @@
  *   webhooks.c document_packs.c  the resource methods: arguments, then qs_run
  *   client.c                     the client userdata, new(), close; qs_run
  *                                owns a call's life
+ *   many.c                       batch calls: a list of items, each its own
+ *                                request, results in input order
  *   api.c download.c             what calls make of their requests: a data
  *                                field, every page of a list; a download's
  *                                file sink and its redirect policy
- *   attempt.c                    the one attempt loop: token, headers,
- *                                exchange, classify, retry
+ *   attempt.c                    the one attempt loop, for one request or many
+ *                                at once: token, headers, exchange, classify,
+ *                                retry
+ *   event.c                      the on_event records (between rounds)
  *   envelope.c fs.c              an answer's body into a value or an error;
  *                                temp files, folders, file names, I/O errors
  *   options.c class.c            the option table; the class helper
  *   error.c                      the error vocabulary and objects
  *   json.c redact.c url.c args.c cjson, redaction, URLs, argument checks
- *   transfer.c                   one libcurl exchange and its headers
+ *   transfer.c                   libcurl: exchanges on the client's multi
+ *                                handle, each on a slot; their headers
  *   retry.c buffer.c             retry policy and timing; bytes
  * Nothing from transfer.c down calls Lua: a Lua error never unwinds
- * through a libcurl frame.
+ * through a libcurl frame. Lua runs between the multi handle's rounds
+ * (qs_transfer_poll), never inside them.
  */
 #ifndef QS_H
 #define QS_H
@@ -68,6 +74,12 @@
 #define QS_MAX_REDIRECTS  5
 #define QS_DOWNLOAD_BUFFER (100L * 1024)  /* libcurl's receive buffer for downloads */
 #define QS_ERROR_BODY_CAP (64 * 1024)   /* what a failed download keeps of its body */
+#define QS_MAX_CONCURRENCY 256          /* a batch's requests in flight at once, at most */
+#define QS_ONCE_MAX_IDLE 1L             /* seconds: a request sent at most once reuses only a
+                                           connection idle for less (CURLOPT_MAXAGE_CONN) */
+#define QS_HOOK_WARNING 1               /* in_hook: on_warning runs */
+#define QS_HOOK_EVENT 2                 /* in_hook: on_event runs */
+#define QS_PROGRESS_EVERY 0.1           /* seconds between a download's progress records */
 
 /* The error vocabulary: every reason an error can have (error.c gives each
    its name and kind). */
@@ -98,8 +110,33 @@ typedef struct qs_tempfile {
     char *path;                 /* malloc'd; removed unless renamed */
 } qs_tempfile;
 
+struct qs_transfer;
+
+/*
+ * What one exchange in flight needs of its own: an easy handle on the
+ * client's multi handle, its request headers, the answer's body, libcurl's
+ * error text. The client owns its slots (transfer.c makes and frees them);
+ * a batch uses as many at once as it has requests in flight.
+ */
+typedef struct qs_slot {
+    CURL *curl;
+    struct curl_slist *headers;
+    qs_buffer body;             /* the answer, unless it streams to a sink */
+    struct qs_transfer *t;      /* the exchange on it, or NULL when it is free */
+    int sink_mode;              /* transfer.c: where the body goes, decided at its first byte */
+    int added;                  /* on the multi handle now */
+    int finished;               /* the exchange ended: its results are in *t */
+    size_t sent_bytes;          /* of a body sent at most once (transfer.c's read callback) */
+    char errbuf[CURL_ERROR_SIZE];
+} qs_slot;
+
 typedef struct qs_client {
-    CURL *curl;                 /* NULL once closed */
+    CURLM *multi;               /* every exchange runs on it; NULL once closed */
+    CURLSH *share;              /* TLS sessions and DNS, shared by the slots */
+    qs_slot **slots;            /* nslots of them, each allocated on its own (stable) */
+    int nslots;
+    qs_tempfile *temps;         /* downloads in progress: ntemps of them */
+    int ntemps;
     char *client_id;            /* malloc'd; the secrets are wiped on close */
     char *client_secret;
     char *api_key;
@@ -110,22 +147,21 @@ typedef struct qs_client {
     double timeout, connect_timeout, download_timeout;
     double retry_base_delay, max_retry_delay;
     int max_retries;
+    int concurrency;            /* a batch's requests in flight at once (option) */
+    int http2;                  /* HTTP/2 when the server offers it (ALPN), else HTTP/1.1 */
     int allow_insecure_callbacks;
     int always_200;
     int token_header;           /* QS_TOKEN_IN_* bits: the headers the token goes in */
     int delete_route;           /* the delete path that worked: 0 not known yet, else a QS_DELETE_* */
-    int in_hook;                /* on_warning is running: the client may not be re-entered */
+    int in_hook;                /* a hook is running (QS_HOOK_*): the client may not be re-entered */
+    int has_on_event;           /* an on_event function is in the uservalue */
     int busy;                   /* a call is under way (qs_run) */
     int close_pending;          /* close() came during that call: done when it ends */
     size_t max_body_size;
     unsigned long long rng;     /* jitter state, per client */
-    /* Scratch owned by the client, so that a Lua error raised between two
-       steps of a call can never leak it: dropped when the call ends (qs_run)
-       and on close. */
-    qs_buffer body;
-    struct curl_slist *headers;
-    qs_tempfile temp;           /* a download in progress */
-    char errbuf[CURL_ERROR_SIZE];
+    /* The slots' exchanges and the temps are scratch owned by the client, so
+       that a Lua error raised between two steps of a call can never leak
+       them: dropped when the call ends (qs_run) and on close. */
 } qs_client;
 
 /* One HTTP exchange, as transfer.c performs it. */
@@ -138,17 +174,23 @@ typedef struct qs_transfer {
     double deadline;            /* monotonic seconds; the whole call ends by then */
     double connect_timeout;
     FILE *sink;                 /* when set, a 2xx body streams here */
-    int fresh;                  /* use a new connection: libcurl re-sends a request
-                                   silently when a reused one dies, which a
-                                   non-idempotent call must never risk */
+    int once;                   /* sent at most once: libcurl re-sends a request silently
+                                   when a reused connection turns out dead, which a
+                                   non-idempotent call must never risk; such a request
+                                   reuses only a connection idle < QS_ONCE_MAX_IDLE, and
+                                   libcurl is refused the rewind a re-send needs */
     int (*cancelled)(void *ud); /* asked while bytes flow: nonzero ends the exchange */
     void *cancel_ud;
+    qs_slot *slot;              /* where it runs; its body and errbuf are the answer's */
     /* out */
     CURLcode code;
     long status;
     int sent;                   /* the request may have reached the server */
+    int resend_refused;         /* libcurl wanted to send it again on a new connection */
     double retry_after;         /* seconds, or -1 when absent */
     curl_off_t written;         /* bytes written to sink */
+    curl_off_t total;           /* bytes the answer announced (Content-Length), or -1 */
+    long connects;              /* new connections it made (CURLINFO_NUM_CONNECTS) */
     int aborted;                /* cancelled() ended it */
     int write_errno;            /* errno of a failed write to sink */
     const char *redirect;       /* absolute Location of a 3xx; owned by curl */
@@ -215,7 +257,37 @@ typedef struct qs_request {
     lua_State *L;
     lua_Hook hook;
     int hook_mask;
+    /* the attempt loop's own (attempt.c) */
+    qs_transfer t;              /* the exchange under way or last made */
+    int phase;                  /* waiting, in flight, done */
+    int tries;                  /* failed attempts so far (the retry count) */
+    int reminted;               /* a token was minted again for it */
+    double next_at;             /* when it may go (a retry's backoff), monotonic seconds */
+    double began;               /* when its exchange began */
+    double progress_at;         /* when its last progress record went out */
+    int index;                  /* 1-based position in its batch */
+    int frame;                  /* stack index of its batch frame (QS_FRAME slots), or 0 */
 } qs_request;
+
+#define QS_FRAME 4              /* stack slots of a batch request: URL, body, and two for its reader */
+
+/*
+ * Requests the attempt loop drives at once, at most `concurrency` in
+ * flight. make() readies request i (its URL, body, reader) in its frame
+ * when its turn comes: 1, or 2 with nil, err pushed when it cannot be made.
+ * done() takes each request's outcome, value (1) or nil, err (2), from the
+ * top of the stack, and pops it.
+ */
+typedef struct qs_batch {
+    const qs_call *call;
+    qs_request *reqs;           /* n of them */
+    int n, concurrency;
+    double deadline;            /* one for the whole batch */
+    int (*make)(lua_State *L, struct qs_batch *b, qs_request *r);
+    void (*done)(lua_State *L, struct qs_batch *b, qs_request *r, int rc);
+    void *ud;
+    int stop;                   /* done() set it: start no more requests; the rest fail */
+} qs_batch;
 
 /* buffer.c: bytes, never a Lua or libcurl call. */
 void qs_buffer_reset(qs_buffer *b, size_t limit);
@@ -230,12 +302,18 @@ qs_reason qs_curl_reason(CURLcode code);
 int    qs_status_retryable(long status);
 int    qs_curl_retryable(CURLcode code);
 double qs_backoff(qs_client *c, int attempt, double retry_after);
-int    qs_retry_wait(qs_client *c, int *attempt, double retry_after, double deadline);
+double qs_retry_at(qs_client *c, int *attempt, double retry_after, double deadline);
 
 /* transfer.c: libcurl only, never a Lua call. */
-int  qs_transfer_setup(qs_client *c);
-void qs_transfer_perform(qs_client *c, qs_transfer *t);
-int  qs_build_headers(qs_client *c, int json_body, int with_token);
+int  qs_transfer_open(qs_client *c);
+void qs_transfer_close(qs_client *c);
+int  qs_scratch_reserve(qs_client *c, int slots, int temps);
+void qs_scratch_release(qs_client *c);
+qs_slot *qs_slot_acquire(qs_client *c);
+void qs_slot_release(qs_client *c, qs_slot *s);
+void qs_transfer_start(qs_client *c, qs_slot *s, qs_transfer *t);
+void qs_transfer_poll(qs_client *c, double wait);
+int  qs_build_headers(const qs_client *c, qs_slot *s, int json_body, int with_token);
 int  qs_header_safe(const char *s);
 
 /* url.c */
@@ -294,6 +372,7 @@ void  qs_class_open(lua_State *L, const qs_class *k, int methods_idx);
 void *qs_class_check(lua_State *L, int idx, const qs_class *k, const char *method);
 
 /* options.c: the options of quicklysign.new, declared once. */
+void qs_call_hook(lua_State *L, qs_client *c, int nargs, int which);
 typedef enum qs_opt_type {
     QS_OPT_STRING, QS_OPT_NUMBER, QS_OPT_INTEGER, QS_OPT_SIZE, QS_OPT_BOOLEAN, QS_OPT_FUNCTION,
     QS_OPT_CHOICE               /* one word of a list, stored as its value (an int) */
@@ -318,6 +397,9 @@ void qs_options_read(lua_State *L, qs_client *c, int uv, int place);
 void qs_options_release(qs_client *c);
 void qs_push_options(lua_State *L);
 
+/* event.c */
+void qs_event(lua_State *L, const qs_call *call, const char *type, const qs_request *r, int outcome_idx);
+
 /* envelope.c */
 const char *qs_string_field(lua_State *L, int idx, const char *name);
 int  qs_envelope_read(lua_State *L, qs_request *r, const qs_transfer *t);
@@ -328,6 +410,7 @@ void qs_note_response(lua_State *L, const qs_request *r, const char *field);
 /* fs.c */
 int  qs_temp_open(qs_tempfile *t, const char *path);
 void qs_temp_discard(qs_tempfile *t);
+void qs_temps_discard(qs_client *c);
 int  qs_temp_rewind(qs_tempfile *t);
 int  qs_temp_read(qs_tempfile *t, qs_buffer *b);
 long qs_temp_head(qs_tempfile *t, char *buf, size_t n);
@@ -344,6 +427,7 @@ void qs_push_io_error(lua_State *L, qs_client *c, qs_reason reason, const char *
 void qs_request_init(qs_request *r, const qs_call *call, const char *method,
                      enum qs_token token, int url_idx);
 int  qs_attempt(lua_State *L, qs_request *r);
+int  qs_attempt_all(lua_State *L, qs_batch *b);
 void qs_checkpoint(lua_State *L);
 int  qs_authenticate(lua_State *L, const qs_call *call);
 
@@ -361,8 +445,31 @@ void qs_push_found(lua_State *L, int idx);
 int  qs_next_is_reference(const char *next, const char *base_url);
 int  qs_list_page(lua_State *L, qs_request *r, const qs_list *list, int pos_idx);
 int  qs_api_list(lua_State *L, qs_request *r, const qs_list *list);
+void qs_list_request(lua_State *L, qs_request *r, const qs_list *list);
 int  qs_download(lua_State *L, const qs_call *call, const char *url, const char *path,
                  double deadline);
+void qs_download_request(lua_State *L, qs_request *r, const qs_call *call, qs_tempfile *temp,
+                         const char *path, int hops_idx);
+int  qs_download_failed(lua_State *L, qs_request *r, int hops_idx);
+
+/* many.c: batch calls */
+typedef struct qs_many {
+    int (*make)(lua_State *L, qs_batch *b, qs_request *r);   /* item r->index of items_idx */
+    int (*finish)(lua_State *L, qs_batch *b, qs_request *r, int rc);   /* the item's value from its
+                                   request's outcome on top (1 value, 2 nil, err), or NULL */
+    int items_idx;              /* stack index of the checked copy of the items */
+    const void *ud;             /* the method's own */
+    int results_idx, errors_idx, failed;   /* qs_many_run's */
+} qs_many;
+int  qs_many_options(lua_State *L, const qs_client *c, int idx, const char *method, double *timeout);
+int  qs_many_run(lua_State *L, const qs_call *call, qs_many *m, int concurrency);
+int  qs_many_list(lua_State *L, int idx, const char *method, const char *what);
+const char *qs_many_key(lua_State *L, int list, int i, const char *method, const char *what);
+const char *qs_many_field(lua_State *L, int i, const char *field, const char *method);
+int  qs_many_keyed(lua_State *L, qs_batch *b, qs_request *r, const char *method, const char *path,
+                   enum qs_token token, int with_credentials);
+void qs_request_reset(qs_request *r, const qs_call *call, const char *method, enum qs_token token,
+                      int url_idx);
 
 /* client.c */
 extern const qs_class qs_client_class;

@@ -42,6 +42,7 @@ qs_reason qs_curl_reason(CURLcode code)
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:
         return QS_CONNECTION_LOST;
     case CURLE_OPERATION_TIMEDOUT:
         return QS_TIMED_OUT;
@@ -77,6 +78,7 @@ int qs_curl_retryable(CURLcode code)
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:   /* a reused connection died (transfer.c): again, if it may be */
         return 1;
     default:
         return 0;
@@ -100,20 +102,21 @@ static double next_unit(qs_client *c)
 }
 
 /*
- * Before another attempt of a call that failed transiently: when a retry is
- * left and its wait ends before the deadline, sleeps, counts the attempt and
- * returns 1; else returns 0 (the failure is final).
+ * Before another attempt of a request that failed transiently: when a retry
+ * is left and its wait ends before the deadline, counts the attempt and
+ * returns when it may go (monotonic seconds); else returns -1 (the failure
+ * is final).
  */
-int qs_retry_wait(qs_client *c, int *attempt, double retry_after, double deadline)
+double qs_retry_at(qs_client *c, int *attempt, double retry_after, double deadline)
 {
     if (*attempt >= c->max_retries)
-        return 0;
+        return -1;
     double delay = qs_backoff(c, *attempt, retry_after);
-    if (delay < 0 || qs_now() + delay >= deadline)
-        return 0;
-    qs_sleep(delay);
+    double at = qs_now() + delay;
+    if (delay < 0 || at >= deadline)
+        return -1;
     (*attempt)++;
-    return 1;
+    return at;
 }
 
 /*

@@ -23,13 +23,15 @@ typedef struct wh_args {
     int state_idx;              /* stack index of an iterator's state table (pages) */
 } wh_args;
 
-static void check_callback(lua_State *L, qs_client *c, const char *callback, const char *method)
+/* where: "" for a single call's argument, "item N: " for a batch's. */
+static void check_callback(lua_State *L, qs_client *c, const char *callback, const char *method,
+                           const char *where)
 {
     if (!qs_is_http_url(callback) || strpbrk(callback, " \t\r\n") != NULL)
-        luaL_error(L, "bad argument #1 to '%s' (field 'callback': an http(s) URL expected)", method);
+        luaL_error(L, "bad argument #1 to '%s' (%sfield 'callback': an http(s) URL expected)", method, where);
     if (!c->allow_insecure_callbacks && strncmp(callback, "https://", 8) != 0)
-        luaL_error(L, "bad argument #1 to '%s' (field 'callback': QuicklySign calls https "
-                      "URLs only; set allow_insecure_callbacks = true for local development)", method);
+        luaL_error(L, "bad argument #1 to '%s' (%sfield 'callback': QuicklySign calls https "
+                      "URLs only; set allow_insecure_callbacks = true for local development)", method, where);
 }
 
 /* A request of a webhook call, with the token when the client has a source. */
@@ -112,30 +114,53 @@ static int create_perform(lua_State *L, qs_call *call)
  * Looks before it creates, so calling it again never subscribes twice; a
  * list that cannot be read is an error, never a reason to create.
  */
+static int find_callback(lua_State *L, int list, const char *callback);
+
+/* Lists the entity's webhooks: pushes the one with a's callback and returns
+   1, returns 0 (nothing pushed) when there is none, or 2 with nil, err. */
+static int listed(lua_State *L, const qs_call *call, const wh_args *a)
+{
+    if (do_list(L, call, a) == 2)
+        return 2;
+    if (find_callback(L, lua_gettop(L), a->callback)) {
+        lua_remove(L, -2);
+        return 1;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+/*
+ * webhooks:ensure{entity_key = K, callback = URL} --> webhook, created
+ * Looks before it creates, so calling it again never subscribes twice; a
+ * list that cannot be read is an error, never a reason to create. A create
+ * whose answer was lost with its connection (the server may have carried it
+ * out) is settled by looking again: the webhook it made, or the error.
+ */
 static int ensure_perform(lua_State *L, qs_call *call)
 {
     const wh_args *a = call->args;
-    int base = lua_gettop(L);
-    if (do_list(L, call, a) == 2)
-        return 2;
-    int list = lua_gettop(L);
-    int n = (int)qs_rawlen(L, list);
-    for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, list, i);
-        if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, "callback");
-            int same = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), a->callback) == 0;
-            lua_pop(L, 1);
-            if (same) {
-                lua_pushboolean(L, 0);
-                return 2;
-            }
-        }
-        lua_pop(L, 1);
+    int rc = listed(L, call, a);
+    if (rc == 2)
+        return 2;                   /* the list's nil, err */
+    if (rc == 1) {
+        lua_pushboolean(L, 0);
+        return 2;                   /* found: not created */
     }
-    lua_settop(L, base);
-    if (do_create(L, call, a->entity_key, a->callback) == 2)
+    if (do_create(L, call, a->entity_key, a->callback) == 1) {
+        lua_pushboolean(L, 1);
         return 2;
+    }
+    lua_getfield(L, -1, "reason");
+    int lost = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "connection_lost") == 0;
+    lua_pop(L, 1);
+    if (!lost)
+        return 2;                   /* the create's nil, err */
+    int create_failed = lua_gettop(L);
+    if (listed(L, call, a) != 1) {
+        lua_settop(L, create_failed);
+        return 2;                   /* not there (or the list failed): the create's error stands */
+    }
     lua_pushboolean(L, 1);
     return 2;
 }
@@ -293,7 +318,7 @@ static void check_subscription(lua_State *L, qs_call *call, wh_args *a, const ch
     qs_check_fields(L, 2, method, fields);
     a->entity_key = qs_field_string(L, 2, "entity_key", method, 1);
     a->callback = qs_field_string(L, 2, "callback", method, 1);
-    check_callback(L, call->c, a->callback, method);
+    check_callback(L, call->c, a->callback, method, "");
     call->args = a;
 }
 
@@ -536,6 +561,425 @@ static int wh_log_pages(lua_State *L)
     return run_pages(L, "log_pages", 1);
 }
 
+/* ---- batch calls -------------------------------------------------------- */
+
+/* The checked arguments of a batch method: its items (a copy) and options. */
+typedef struct wh_many {
+    int items_idx;              /* stack index of the copy of the items */
+    int concurrency;
+    double timeout;             /* 0: the client's */
+} wh_many;
+
+/* The batch's own deadline, when its options give a timeout. */
+static void many_deadline(qs_call *call, const wh_many *a)
+{
+    if (a->timeout > 0)
+        call->deadline = qs_now() + a->timeout;
+}
+
+/* create_many's and ensure_many's list (at 2), checked: an array of
+   {entity_key, callback}; copied into an array pushed on top. */
+static void check_subscriptions(lua_State *L, qs_client *c, const char *method)
+{
+    int n = qs_many_list(L, 2, method, "subscriptions {entity_key, callback}");
+    lua_createtable(L, n, 0);
+    int copy = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, i);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "bad argument #1 to '%s' (item %d: a table {entity_key, callback} expected, got %s)",
+                       method, i, luaL_typename(L, -1));
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            if (k == NULL || (strcmp(k, "entity_key") != 0 && strcmp(k, "callback") != 0))
+                luaL_error(L, "bad argument #1 to '%s' (item %d: unknown field '%s')", method, i,
+                           k != NULL ? k : luaL_typename(L, -2));
+            lua_pop(L, 1);
+        }
+        int item = lua_gettop(L);
+        lua_createtable(L, 0, 2);
+        int out = lua_gettop(L);
+        lua_pushvalue(L, item);
+        qs_many_field(L, i, "entity_key", method);
+        lua_setfield(L, out, "entity_key");
+        lua_pushvalue(L, item);
+        const char *callback = qs_many_field(L, i, "callback", method);
+        check_callback(L, c, callback, method, lua_pushfstring(L, "item %d: ", i));
+        lua_pop(L, 1);
+        lua_setfield(L, out, "callback");
+        lua_pushvalue(L, out);
+        lua_rawseti(L, copy, i);
+        lua_settop(L, copy);
+    }
+}
+
+/* get_many's and delete_many's list (at 2), checked: an array of keys; copied. */
+static void check_keys(lua_State *L, const char *method)
+{
+    int n = qs_many_list(L, 2, method, "webhook keys");
+    lua_createtable(L, n, 0);
+    int copy = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        qs_many_key(L, 2, i, method, "webhook key");
+        lua_rawseti(L, copy, i);
+    }
+}
+
+/* self, the list at 2 (checked by check: a copy pushed), the options at 3. */
+static void many_call(lua_State *L, qs_call *call, wh_many *a, const char *method, int subscriptions)
+{
+    lua_settop(L, 3);
+    qs_resource_call(L, call, &qs_webhooks_class, method);
+    if (subscriptions)
+        check_subscriptions(L, call->c, method);
+    else
+        check_keys(L, method);
+    a->items_idx = lua_gettop(L);
+    a->concurrency = qs_many_options(L, call->c, 3, method, &a->timeout);
+    call->args = a;
+}
+
+/* The webhook in a create's or get's data (the value on top), or the error. */
+static int webhook_of(lua_State *L, qs_batch *b, qs_request *r, int rc)
+{
+    (void)b;
+    if (rc == 2)
+        return 2;
+    return qs_api_field(L, r, lua_gettop(L) - 1, "webhook");
+}
+
+/* POST /webhooks for subscription r->index: sent at most once, as create. */
+static int create_make(lua_State *L, qs_batch *b, qs_request *r)
+{
+    const qs_many *m = b->ud;
+    qs_client *c = b->call->c;
+    lua_rawgeti(L, m->items_idx, r->index);
+    int item = lua_gettop(L);
+    qs_push_url(L, c, QS_PATH_WEBHOOKS, NULL, NULL, 0);
+    lua_replace(L, r->frame);
+    qs_push_credentials(L, c, 1);
+    lua_createtable(L, 0, 2);
+    lua_getfield(L, item, "entity_key");
+    lua_setfield(L, -2, "entity_key");
+    lua_getfield(L, item, "callback");
+    lua_setfield(L, -2, "callback");
+    lua_setfield(L, -2, "webhook");
+    qs_json_encode(L, -1);
+    lua_replace(L, r->frame + 1);
+    qs_request_reset(r, b->call, "POST", QS_TOKEN_IF_ANY, r->frame);
+    r->body_idx = r->frame + 1;
+    r->retry = QS_RETRY_UNSENT;
+    return 1;
+}
+
+/* GET /webhooks/<key> for key r->index. */
+static int get_make(lua_State *L, qs_batch *b, qs_request *r)
+{
+    return qs_many_keyed(L, b, r, "GET", QS_PATH_WEBHOOKS, QS_TOKEN_IF_ANY, 1);
+}
+
+/* DELETE at the path that works (client.delete_route; the singular until one is known). */
+static int delete_make(lua_State *L, qs_batch *b, qs_request *r)
+{
+    const char *path = b->call->c->delete_route == QS_DELETE_PLURAL ? QS_PATH_WEBHOOKS : QS_PATH_WEBHOOK_DELETE;
+    return qs_many_keyed(L, b, r, "DELETE", path, QS_TOKEN_IF_ANY, 1);
+}
+
+/* A delete's value is true. */
+static int deleted(lua_State *L, qs_batch *b, qs_request *r, int rc)
+{
+    (void)b, (void)r;
+    if (rc == 2)
+        return 2;
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int many_perform(lua_State *L, qs_call *call, qs_many *m)
+{
+    const wh_many *a = call->args;
+    many_deadline(call, a);
+    m->items_idx = a->items_idx;
+    return qs_many_run(L, call, m, a->concurrency);
+}
+
+static int create_many_perform(lua_State *L, qs_call *call)
+{
+    qs_many m = { create_make, webhook_of, 0, NULL, 0, 0, 0 };
+    return many_perform(L, call, &m);
+}
+
+static int get_many_perform(lua_State *L, qs_call *call)
+{
+    qs_many m = { get_make, webhook_of, 0, NULL, 0, 0, 0 };
+    return many_perform(L, call, &m);
+}
+
+/*
+ * Until a delete has found the path that works, the first key is deleted
+ * alone (with the single delete's fallback from /webhook to /webhooks);
+ * then the others at once, at that path.
+ */
+static int delete_many_perform(lua_State *L, qs_call *call)
+{
+    wh_many *a = (wh_many *)call->args;
+    int n = (int)qs_rawlen(L, a->items_idx);
+    if (call->c->delete_route != 0 || n == 0) {
+        qs_many m = { delete_make, deleted, 0, NULL, 0, 0, 0 };
+        return many_perform(L, call, &m);
+    }
+    many_deadline(call, a);
+    a->timeout = 0;
+    int base = lua_gettop(L);
+    wh_args first = { 0 };
+    lua_rawgeti(L, a->items_idx, 1);
+    first.key = lua_tostring(L, -1);
+    const void *args = call->args;
+    call->args = &first;
+    int rc = delete_perform(L, call);        /* true, or nil, err */
+    call->args = args;
+    lua_createtable(L, n - 1, 0);            /* the other keys */
+    for (int i = 2; i <= n; i++) {
+        lua_rawgeti(L, a->items_idx, i);
+        lua_rawseti(L, -2, i - 1);
+    }
+    int rest = lua_gettop(L);
+    qs_many m = { delete_make, deleted, rest, NULL, 0, 0, 0 };
+    qs_many_run(L, call, &m, a->concurrency);    /* results, errors, failed */
+    lua_createtable(L, n, 0);
+    int results = lua_gettop(L), failed = (int)lua_tointeger(L, rest + 3);
+    lua_newtable(L);
+    int errors = lua_gettop(L);
+    for (int i = 1; i < n; i++) {
+        lua_rawgeti(L, rest + 1, i);
+        lua_rawseti(L, results, i + 1);
+        lua_rawgeti(L, rest + 2, i);
+        lua_rawseti(L, errors, i + 1);
+    }
+    lua_pushvalue(L, rc == 1 ? base + 2 : base + 3);
+    lua_rawseti(L, rc == 1 ? results : errors, 1);
+    lua_pushvalue(L, results);
+    lua_pushvalue(L, errors);
+    lua_pushinteger(L, failed + (rc == 2));
+    return 3;
+}
+
+/* ---- ensure_many ---------------------------------------------------------- */
+
+/* GET every page of the webhooks of entity r->index (ensure_many's entities). */
+static int entity_list_make(lua_State *L, qs_batch *b, qs_request *r)
+{
+    const qs_many *m = b->ud;
+    wh_args a = { 0 };
+    qs_list list;
+    lua_rawgeti(L, m->items_idx, r->index);
+    a.entity_key = lua_tostring(L, -1);   /* alive: the entities' list holds it */
+    list_of(&list, &a);
+    qs_request_reset(r, b->call, "GET", QS_TOKEN_IF_ANY, 0);
+    qs_list_request(L, r, &list);
+    return 1;
+}
+
+/* Pushes the distinct entity keys of the subscriptions at items, in order of
+   first appearance, and a table entity key -> its position there. */
+static void group_entities(lua_State *L, int items)
+{
+    int n = (int)qs_rawlen(L, items), k = 0;
+    lua_newtable(L);
+    int list = lua_gettop(L);
+    lua_newtable(L);
+    int map = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, items, i);
+        lua_getfield(L, -1, "entity_key");
+        int key = lua_gettop(L);
+        lua_pushvalue(L, key);
+        lua_rawget(L, map);
+        if (lua_isnil(L, -1)) {
+            lua_pushvalue(L, key);
+            lua_rawseti(L, list, ++k);
+            lua_pushvalue(L, key);
+            lua_pushinteger(L, k);
+            lua_rawset(L, map);
+        }
+        lua_settop(L, map);
+    }
+}
+
+/* The webhook of `list` (an array at idx) whose callback is `callback`, pushed; or nothing (0). */
+static int find_callback(lua_State *L, int list, const char *callback)
+{
+    int n = lua_istable(L, list) ? (int)qs_rawlen(L, list) : 0;
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, list, i);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "callback");
+            int same = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), callback) == 0;
+            lua_pop(L, 1);
+            if (same)
+                return 1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* The stack of ensure_many after its lists: where each table is. */
+typedef struct ensure_state {
+    int items, emap, lists, lerrors;   /* the subscriptions; entity -> j; each entity's list or error */
+    int results, errors, created;       /* per subscription */
+    int creates, pending, target;       /* the subscriptions to create; "entity\ncallback" -> k; i -> k */
+    int failed;
+} ensure_state;
+
+/* Subscription i settled by its entity's list: found, failed, or to be created (once per pair). */
+static void settle_by_list(lua_State *L, ensure_state *e, int i)
+{
+    lua_rawgeti(L, e->items, i);
+    int item = lua_gettop(L);
+    lua_getfield(L, item, "entity_key");
+    lua_rawget(L, e->emap);
+    int j = (int)lua_tointeger(L, -1);
+    lua_rawgeti(L, e->lerrors, j);
+    if (!lua_isnil(L, -1)) {
+        lua_rawseti(L, e->errors, i);
+        e->failed++;
+        lua_settop(L, item - 1);
+        return;
+    }
+    lua_rawgeti(L, e->lists, j);
+    lua_getfield(L, item, "callback");
+    if (find_callback(L, lua_gettop(L) - 1, lua_tostring(L, -1))) {
+        lua_rawseti(L, e->results, i);
+        lua_pushboolean(L, 0);
+        lua_rawseti(L, e->created, i);
+        lua_settop(L, item - 1);
+        return;
+    }
+    lua_getfield(L, item, "entity_key");
+    lua_pushfstring(L, "%s\n%s", lua_tostring(L, -1), lua_tostring(L, -2));
+    lua_pushvalue(L, -1);
+    lua_rawget(L, e->pending);
+    int k = (int)lua_tointeger(L, -1);
+    if (k == 0) {             /* the first subscription of this pair: it is created */
+        k = (int)qs_rawlen(L, e->creates) + 1;
+        lua_pushvalue(L, item);
+        lua_rawseti(L, e->creates, k);
+        lua_pushvalue(L, -2);
+        lua_pushinteger(L, k);
+        lua_rawset(L, e->pending);
+        lua_pushboolean(L, 1);
+        lua_rawseti(L, e->created, i);
+    }
+    lua_pushinteger(L, k);
+    lua_rawseti(L, e->target, i);
+    lua_settop(L, item - 1);
+}
+
+/* After the creates (results and errors at cres, cerrs): each subscription that waited for one. */
+static void settle_by_create(lua_State *L, ensure_state *e, int n, int cres, int cerrs)
+{
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, e->target, i);
+        int k = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (k == 0)
+            continue;
+        lua_rawgeti(L, cres, k);
+        if (!lua_isnil(L, -1)) {
+            lua_rawseti(L, e->results, i);
+            lua_rawgeti(L, e->created, i);
+            if (lua_isnil(L, -1)) {   /* a later subscription of a pair created for an earlier one */
+                lua_pushboolean(L, 0);
+                lua_rawseti(L, e->created, i);
+            }
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pop(L, 1);
+        lua_rawgeti(L, cerrs, k);
+        lua_rawseti(L, e->errors, i);
+        lua_pushnil(L);
+        lua_rawseti(L, e->created, i);
+        e->failed++;
+    }
+}
+
+/*
+ * ensure_many: one list per entity (every page, all at once), then one
+ * create per subscription that none of them has (a pair given twice is
+ * created once), all at once. A list that cannot be read fails its
+ * subscriptions: never a reason to create.
+ */
+static int ensure_many_perform(lua_State *L, qs_call *call)
+{
+    const wh_many *a = call->args;
+    many_deadline(call, a);
+    ensure_state e;
+    memset(&e, 0, sizeof e);
+    e.items = a->items_idx;
+    int n = (int)qs_rawlen(L, e.items), base = lua_gettop(L);
+    group_entities(L, e.items);                  /* base + 1: entities, base + 2: entity -> j */
+    e.emap = base + 2;
+    qs_many lists = { entity_list_make, NULL, base + 1, NULL, 0, 0, 0 };
+    qs_many_run(L, call, &lists, a->concurrency);
+    e.lists = base + 3;
+    e.lerrors = base + 4;
+    for (int i = 0; i < 6; i++)
+        lua_newtable(L);
+    e.results = base + 6, e.errors = base + 7, e.created = base + 8;
+    e.creates = base + 9, e.pending = base + 10, e.target = base + 11;
+    for (int i = 1; i <= n; i++)
+        settle_by_list(L, &e, i);
+    qs_many creates = { create_make, webhook_of, e.creates, NULL, 0, 0, 0 };
+    qs_many_run(L, call, &creates, a->concurrency);
+    settle_by_create(L, &e, n, base + 12, base + 13);
+    lua_pushvalue(L, e.results);
+    lua_pushvalue(L, e.errors);
+    lua_pushinteger(L, e.failed);
+    lua_pushvalue(L, e.created);
+    return 4;
+}
+
+/* webhooks:ensure_many({ {entity_key, callback}, ... } [, options]) --> webhooks, errors, failed, created */
+static int wh_ensure_many(lua_State *L)
+{
+    qs_call call;
+    wh_many a = { 0, 0, 0 };
+    many_call(L, &call, &a, "ensure_many", 1);
+    return qs_run(L, &call, ensure_many_perform);
+}
+
+/* webhooks:create_many({ {entity_key, callback}, ... } [, {concurrency, timeout}])
+   --> webhooks, errors, failed */
+static int wh_create_many(lua_State *L)
+{
+    qs_call call;
+    wh_many a = { 0, 0, 0 };
+    many_call(L, &call, &a, "create_many", 1);
+    return qs_run(L, &call, create_many_perform);
+}
+
+/* webhooks:get_many({ key, ... } [, options]) --> webhooks, errors, failed */
+static int wh_get_many(lua_State *L)
+{
+    qs_call call;
+    wh_many a = { 0, 0, 0 };
+    many_call(L, &call, &a, "get_many", 0);
+    return qs_run(L, &call, get_many_perform);
+}
+
+/* webhooks:delete_many({ key, ... } [, options]) --> results (true each), errors, failed */
+static int wh_delete_many(lua_State *L)
+{
+    qs_call call;
+    wh_many a = { 0, 0, 0 };
+    many_call(L, &call, &a, "delete_many", 0);
+    return qs_run(L, &call, delete_many_perform);
+}
+
 static const luaL_Reg wh_methods[] = {
     { "create", wh_create },
     { "get", wh_get },
@@ -546,6 +990,10 @@ static const luaL_Reg wh_methods[] = {
     { "logs", wh_logs },
     { "log_page", wh_log_page },
     { "ensure", wh_ensure },
+    { "create_many", wh_create_many },
+    { "ensure_many", wh_ensure_many },
+    { "get_many", wh_get_many },
+    { "delete_many", wh_delete_many },
     { NULL, NULL }
 };
 

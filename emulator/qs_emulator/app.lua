@@ -1,7 +1,8 @@
 -- The request pipeline, called by nginx (see nginx.conf.template; init_by_lua, in the
 -- master, is selection.init: the start profiles):
 --   init_worker: seed the key generator;
---   content:     injected faults -> route -> handler -> response (envelope or raw);
+--   content:     injected faults -> route -> handler -> response (envelope or raw), or, for a
+--                close_after fault, the connection dropped once the handler is done;
 --   log:         remember the request for /_emulator/requests.
 local router = require "qs_emulator.router"
 local routes = require "qs_emulator.routes"
@@ -44,9 +45,11 @@ function app.handle()
   local ctx = request.new()
   local path = ctx.path
 
+  local drop_after = false
   if faults.applies_to(path) then
     local f = faults.take(ctx.method, path)
     if f and faults.apply(f) then return end
+    drop_after = f ~= nil and f.close_after
   end
 
   -- route on the path as sent (keys may hold encoded "/"), captures decoded; else on the
@@ -74,6 +77,7 @@ function app.handle()
     end
   end
 
+  if drop_after then return faults.drop() end   -- the work is done; the answer is lost
   local force_200 = false
   if api and res.kind == "envelope" then
     force_200 = config.get().always_200 or ctx:wants_http_200()

@@ -1,11 +1,12 @@
 -- Injected faults (POST /_emulator/faults): the next `count` API requests whose method and path
 -- match get a chosen answer instead of the real one, after an optional delay; or are delayed
--- and then answered normally; or see their connection dropped. Only API paths (/v1/...) and
+-- and then answered normally; or see their connection dropped, before they are handled or
+-- after (the work done, the answer never sent). Only API paths (/v1/...) and
 -- the PDF storage (/_emulator/storage/...) can be faulted, never the control endpoints.
 local json = require "qs_emulator.json"
 
 local ngx = ngx
-local type, floor, upper, sub, rep = type, math.floor, string.upper, string.sub, string.rep
+local type, floor, upper, sub, rep, tonumber = type, math.floor, string.upper, string.sub, string.rep, tonumber
 
 local faults = {}
 
@@ -34,6 +35,8 @@ function faults.parse(spec)
     body = spec.body,
     body_bytes = spec.body_bytes,
     close = spec.close or false,
+    close_after = spec.close_after or false,
+    reused_only = spec.reused_only or false,
     content_type = spec.content_type or "application/json",
     headers = spec.headers,
     truncate_at = spec.truncate_at,
@@ -59,6 +62,12 @@ function faults.parse(spec)
     return nil, "body_bytes", "an integer 0..536870912"
   end
   if type(f.close) ~= "boolean" then return nil, "close", "a boolean" end
+  if type(f.close_after) ~= "boolean" then return nil, "close_after", "a boolean" end
+  if type(f.reused_only) ~= "boolean" then return nil, "reused_only", "a boolean" end
+  if f.close_after and (f.close or f.status) then
+    return nil, "close_after", "alone (the request is handled, then its connection dropped), "
+      .. "not with close or status"
+  end
   if type(f.content_type) ~= "string" then return nil, "content_type", "a string" end
   if f.headers ~= nil then
     if type(f.headers) ~= "table" then return nil, "headers", "an object of strings" end
@@ -69,8 +78,8 @@ function faults.parse(spec)
   if f.truncate_at ~= nil and not is_int(f.truncate_at, 0, MAX_BODY_BYTES) then
     return nil, "truncate_at", "an integer >= 0"
   end
-  if not f.close and not f.status and f.delay_ms == 0 then
-    return nil, "status", "a status, close:true or delay_ms"
+  if not f.close and not f.close_after and not f.status and f.delay_ms == 0 then
+    return nil, "status", "a status, close:true, close_after:true or delay_ms"
   end
   return f
 end
@@ -86,6 +95,7 @@ function faults.list()
     out[i] = {
       method = f.method, path_prefix = f.path_prefix, count = f.remaining, status = f.status,
       retry_after = f.retry_after, delay_ms = f.delay_ms, close = f.close,
+      close_after = f.close_after, reused_only = f.reused_only,
       body_bytes = f.body_bytes, has_body = f.body ~= nil, truncate_at = f.truncate_at,
     }
   end
@@ -97,16 +107,28 @@ function faults.applies_to(path)
   return sub(path, 1, 4) == "/v1/" or path == "/v1" or sub(path, 1, 19) == "/_emulator/storage/"
 end
 
+-- Whether the request came on a connection that served an earlier one (keep-alive reuse; on
+-- HTTP/2, an earlier stream).
+local function reused_connection()
+  return (tonumber(ngx.var.connection_requests) or 1) > 1
+end
+
 -- Takes (consumes one use of) the first fault matching method and path, or returns nil.
 function faults.take(method, path)
   for i, f in ipairs(queue) do
-    if (not f.method or f.method == method) and sub(path, 1, #f.path_prefix) == f.path_prefix then
+    if (not f.method or f.method == method) and sub(path, 1, #f.path_prefix) == f.path_prefix
+        and (not f.reused_only or reused_connection()) then
       f.remaining = f.remaining - 1
       if f.remaining <= 0 then table.remove(queue, i) end
       return f
     end
   end
   return nil
+end
+
+-- Drops the connection without an answer (nginx's 444; on HTTP/2, the stream is reset).
+function faults.drop()
+  return ngx.exit(444) or true
 end
 
 local DEFAULT_CODES = {
@@ -133,10 +155,11 @@ local function padded_body(status, n)
 end
 
 -- Carries out fault f for the current request. Returns true when it answered (or dropped the
--- connection); false when the request should now be handled normally (delay only).
+-- connection); false when the request should now be handled normally (a delay, or close_after,
+-- for which the caller drops the connection once the request was handled: faults.drop).
 function faults.apply(f)
   if f.delay_ms > 0 then ngx.sleep(f.delay_ms / 1000) end
-  if f.close then return ngx.exit(444) or true end
+  if f.close then return faults.drop() end
   if not f.status then return false end
   local body = f.body or (f.body_bytes and padded_body(f.status, f.body_bytes)) or default_body(f.status)
   ngx.status = f.status
@@ -149,7 +172,7 @@ function faults.apply(f)
   if f.truncate_at and f.truncate_at < #body then
     ngx.print(sub(body, 1, f.truncate_at))
     ngx.flush(true)
-    return ngx.exit(444) or true
+    return faults.drop()
   end
   ngx.print(body)
   return true

@@ -57,7 +57,11 @@ function request_log.record(has_access_token)
     status = ngx.status,
     scheme = var.scheme,
     host = var.server_addr, -- 127.0.0.1, or the storage host (127.0.0.2)
+    http_version = ngx.req.http_version(),   -- 1.0, 1.1 or 2
+    -- on https: whether the connection's TLS handshake resumed an earlier session
+    tls_session_reused = nil,
   }
+  if var.https == "on" then items[last].tls_session_reused = var.ssl_session_reused == "r" end
   if last - first + 1 > CAP then
     items[first] = nil
     first = first + 1

@@ -41,6 +41,12 @@ local quicklysign = {
   -- - `max_body_size` (integer, 8 MiB): larger answers fail (downloads stream and are not capped);
   -- - `ca_file`, `proxy`, `user_agent` (string): TLS trust anchors, a proxy URL, the User-Agent;
   -- - `on_warning` (function): `on_warning(warning, response)` for warnings that come with a success;
+  -- - `on_event` (function): `on_event(record)`, a record of each request, response, retry, token
+  --   minted and download's progress, credentials redacted (the README's "Events" table);
+  -- - `concurrency` (integer 1..256, 8): requests a batch call (`webhooks:create_many`, ...,
+  --   `document_packs:download`) has in flight at once;
+  -- - `http2` (boolean, true): offer HTTP/2 over TLS (ALPN), so that a batch's requests share one
+  --   connection; false: HTTP/1.1 only;
   -- - `allow_insecure_callbacks` (boolean): allow `http://` callback URLs (default: only when the
   --   base URL itself is plain http, as the emulator's is);
   -- - `always_use_http_status_code_200` (boolean): ask the API to answer HTTP 200 always.

@@ -4,7 +4,10 @@
 -- timers, and a client whose calls run in nginx's thread pool. nginx must not wait on libcurl
 -- or SQLite in its event loop: those calls go through `ngx.run_worker_thread` (needs
 -- `thread_pool quicklysign threads=N;` in nginx.conf's main block), each call waiting its turn
--- on one semaphore per nginx worker (`openresty.threads`). A 200 means "done or durably stored":
+-- on one semaphore per nginx worker (`openresty.threads`). Downloads (a PDF can take seconds)
+-- run in a pool of their own, `thread_pool quicklysign_downloads threads=N;`, with a bound of
+-- their own inside that one, so that the calls that verify callbacks (and the SQLite inbox's
+-- writes) never wait behind them. A 200 means "done or durably stored":
 --
 -- - with an inbox (`quicklysign.inbox.open` in init_worker), the handler answers 200 once the
 --   callback is stored, and `openresty.worker{...}` runs the handlers in the background;
@@ -22,11 +25,14 @@ local callbacks = require "quicklysign.callbacks"
 local threads = require "quicklysign.openresty.threads"
 
 local ngx = ngx   -- luacheck: ignore (set by nginx)
-local type, pairs, error, tostring, tonumber = type, pairs, error, tostring, tonumber
-local io_open, format = io.open, string.format
+local type, pairs, ipairs, error, tostring, tonumber, select, pcall =
+  type, pairs, ipairs, error, tostring, tonumber, select, pcall
+local io_open, format, concat = io.open, string.format, table.concat
+local unpack = table.unpack or unpack -- luacheck: ignore (LuaJIT)
 
 local openresty = {
   DEFAULT_THREAD_POOL = "quicklysign",
+  DEFAULT_DOWNLOAD_POOL = "quicklysign_downloads",
   CLIENT_THREAD_MODULE = "quicklysign.openresty.client_thread",
 }
 openresty.threads = threads
@@ -38,52 +44,144 @@ local function fail(fn, msg)
   error(format("bad argument #1 to '%s' (%s)", fn, msg), 3)
 end
 
-local function run(pool, opts, resource, method, ...)
-  local ok, a, b = threads.run(pool, openresty.CLIENT_THREAD_MODULE, "call", opts, resource, method, ...)
-  if not ok then
+-- The methods that download (client:download, document_packs:download): their own pool.
+local DOWNLOADS = { download = true }
+
+local warned_pools = {}
+
+-- A download pool nginx.conf does not declare, when it was not asked for by name: downloads then
+-- share the call pool (nothing breaks), and the error log says so once per nginx worker.
+local function fall_back(pools, message)
+  if not pools.default_downloads or message ~= "thread pool " .. pools.downloads .. " not found" then
+    return false
+  end
+  if not warned_pools[pools.downloads] then
+    warned_pools[pools.downloads] = true
+    ngx.log(ngx.WARN, "quicklysign.openresty: nginx.conf has no `thread_pool ", pools.downloads,
+      " threads=N;`: downloads share the '", pools.calls, "' pool, where verifying a callback can wait ",
+      "behind them")
+  end
+  pools.downloads = pools.calls
+  return true
+end
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+--- The default on_event of openresty.client: each record a line of nginx's error log, at debug.
+-- Its URL is redacted by the client; no record holds a credential or the callback token.
+-- @tparam table record as quicklysign.new's on_event gets it
+function openresty.log_event(record)
+  local parts = { "quicklysign: ", tostring(record.type), " ", tostring(record.method or ""), " ",
+    tostring(record.url or "") }
+  for _, k in ipairs{ "status", "attempt", "index", "seconds", "connects", "reason", "wait", "bytes", "total" } do
+    if record[k] ~= nil then parts[#parts + 1] = format(" %s=%s", k, tostring(record[k])) end
+  end
+  ngx.log(ngx.DEBUG, concat(parts))
+end
+
+-- Hands the records a call collected in the thread to on_event, in the caller's VM.
+local function deliver(on_event, records)
+  if not on_event or type(records) ~= "table" then return end
+  for i = 1, #records do on_event(records[i]) end
+end
+
+-- The results of a call from the thread: errors get their metatable back (a batch call's too).
+local function results(method, res)
+  local a, b = res[3], res[4]
+  if a == nil and type(b) == "table" then
+    res[4] = quicklysign.as_error(b)
+  elseif type(b) == "table" and method:find("_many$") then
+    for k, e in pairs(b) do b[k] = quicklysign.as_error(e) end
+  end
+  return unpack(res, 3, res.n)
+end
+
+local function run(pools, opts, on_event, resource, method, ...)
+  local pool = DOWNLOADS[method] and pools.downloads or pools.calls
+  local module = openresty.CLIENT_THREAD_MODULE
+  local res = pack(threads.run(pool, module, "call", opts, resource, method, ...))
+  if not res[1] and pool ~= pools.calls and fall_back(pools, res[2]) then
+    res = pack(threads.run(pools.calls, module, "call", opts, resource, method, ...))
+  end
+  if not res[1] then
+    local a = res[2]
     if type(a) == "string" and a:find("^quicklysign: no thread%-pool turn") then
       return nil, quicklysign.as_error{ kind = "network", message = a, retryable = true }
     end
     error(a, 3)   -- misuse raised in the thread: raise here, where it was called
   end
-  if a == nil and type(b) == "table" then
-    b = quicklysign.as_error(b)
-  end
-  return a, b
+  deliver(on_event, res[2])
+  return results(method, res)
 end
 
-local function proxy(pool, opts, resource, methods)
+local function proxy(pools, opts, on_event, resource, methods)
   local r = {}
   for _, m in pairs(methods) do
-    r[m] = function(_, ...) return run(pool, opts, resource, m, ...) end
+    r[m] = function(_, ...) return run(pools, opts, on_event, resource, m, ...) end
   end
   return r
 end
 
+-- Whether nginx logs at debug level (its error_log's level), so that the default on_event has
+-- somewhere to write: records are collected only for someone.
+local function debug_logged()
+  local ok, errlog = pcall(require, "ngx.errlog")
+  if not ok or type(errlog) ~= "table" or type(errlog.get_sys_filter_level) ~= "function" then return false end
+  local got, level = pcall(errlog.get_sys_filter_level)
+  return got and type(level) == "number" and level >= ngx.DEBUG
+end
+
+local CLIENT_SETTINGS = { thread_pool = true, download_thread_pool = true }
+
 --- A client with the methods of `quicklysign.new`'s, each call run in the thread pool, whose
 -- Lua VMs keep one client per set of options (so keep-alive holds across calls). Options are
--- checked here, at once; functions (`on_warning`) cannot cross into a thread and are refused.
+-- checked here, at once; functions (`on_warning`) cannot cross into a thread and are refused,
+-- but for `on_event`: the thread collects the records and this VM hands them to it after each
+-- call (by default, when nginx logs at debug level, `openresty.log_event` writes them there).
+-- Downloads (`download`, `document_packs:download`) run in `download_thread_pool`, so that they
+-- never hold up the calls that verify callbacks; when nginx.conf has no such pool and none was
+-- named, they share `thread_pool`, and nginx's error log says so (once, at warn).
 -- @tparam table opts the options of `quicklysign.new`
--- @tparam[opt] table settings `thread_pool` (`"quicklysign"`)
--- @treturn table `webhooks`, `document_packs`, `download(url, path)`, `thread_pool`
+-- @tparam[opt] table settings `thread_pool` (`"quicklysign"`), `download_thread_pool`
+-- (`"quicklysign_downloads"`; its bound: `threads.configure{ pools = { name = N } }`, 16 by default)
+-- @treturn table `webhooks`, `document_packs`, `download(url, path)`, `thread_pool`,
+-- `download_thread_pool`
 -- @raise misuse, as `quicklysign.new` does
 function openresty.client(opts, settings)
   if type(opts) ~= "table" then fail("client", "table of client options expected, got " .. type(opts)) end
   settings = settings or {}
-  local plain = {}
+  local plain, on_event = {}, nil
   for k, v in pairs(opts) do
-    if type(v) == "function" then
+    if k == "on_event" then
+      if type(v) ~= "function" then fail("client", "option 'on_event': a function expected") end
+      on_event = v
+    elseif type(v) == "function" then
       fail("client", format("option '%s': a function cannot cross into a worker thread", tostring(k)))
+    else
+      plain[k] = v
     end
-    plain[k] = v
   end
   quicklysign.new(plain):close()   -- validates, raising as new() does
-  local pool = settings.thread_pool or openresty.DEFAULT_THREAD_POOL
+  if on_event == nil and ngx ~= nil and debug_logged() then on_event = openresty.log_event end
+  if on_event then plain[require(openresty.CLIENT_THREAD_MODULE).EVENTS] = true end
+  if type(settings) ~= "table" then fail("client", "settings: a table expected, got " .. type(settings)) end
+  for k, v in pairs(settings) do
+    if not CLIENT_SETTINGS[k] then fail("client", format("unknown setting '%s'", tostring(k))) end
+    if type(v) ~= "string" or v == "" then
+      fail("client", format("setting '%s': the name of a thread pool expected", tostring(k)))
+    end
+  end
+  local pools = {
+    calls = settings.thread_pool or openresty.DEFAULT_THREAD_POOL,
+    downloads = settings.download_thread_pool or openresty.DEFAULT_DOWNLOAD_POOL,
+    default_downloads = settings.download_thread_pool == nil,
+  }
   return {
-    webhooks = proxy(pool, plain, "webhooks", WEBHOOK_METHODS),
-    document_packs = proxy(pool, plain, "document_packs", PACK_METHODS),
-    download = function(_, url, path) return run(pool, plain, false, "download", url, path) end,
-    thread_pool = pool,
+    webhooks = proxy(pools, plain, on_event, "webhooks", WEBHOOK_METHODS),
+    document_packs = proxy(pools, plain, on_event, "document_packs", PACK_METHODS),
+    download = function(_, url, path) return run(pools, plain, on_event, false, "download", url, path) end,
+    thread_pool = pools.calls,
+    download_thread_pool = pools.downloads,
   }
 end
 
@@ -172,8 +270,10 @@ end
 -- @table callbacks
 openresty.callbacks = callbacks
 
---- The bounded thread-pool calls: `threads.configure{ limit = 64, wait = 30 }` (before the first
--- call), `threads.stats()` (`{ in_flight, waiting, limit }`), `threads.run(pool, module, func, ...)`.
+--- The bounded thread-pool calls: `threads.configure{ limit = 64, wait = 30, pools = {
+-- quicklysign_downloads = 16 } }` (before the first call), `threads.stats()` (`{ in_flight,
+-- waiting, limit, pools = { [name] = { in_flight, waiting, limit } } }`),
+-- `threads.run(pool, module, func, ...)`.
 -- @table threads
 
 return openresty

@@ -369,11 +369,13 @@ describe("closing a client while a call on it is under way", function()
       .. ']},"pagination":{"next":"c2"}}'
     items = nil   -- luacheck: ignore 311
     local exercised = false
+    -- lua5.4 (lua.c) starts its collector in generational mode, where an object that lived
+    -- through minor collections waits for a major one: with a heap grown by the specs before
+    -- this one, none came within the call. The incremental collector, collecting often, ends a
+    -- cycle (and runs the finalizer) inside the ~4 MB decode.
     if _VERSION == "Lua 5.4" then
-      -- collect often, so that a cycle ends (and the finalizer runs) inside the ~4 MB decode,
-      -- whatever heap the specs before this one left behind
-      collectgarbage("incremental", 100, 200)
-      finally(function() collectgarbage("incremental", 200, 100) end)
+      local mode = collectgarbage("incremental", 100, 200)
+      finally(function() collectgarbage(mode) end)
     end
     for _ = 1, 20 do   -- a heap grown by the specs before this one may take more tries
       emulator:fault{ method = "GET", path_prefix = "/v1/webhooks", count = 1, status = 200, body = body }

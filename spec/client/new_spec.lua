@@ -113,9 +113,9 @@ describe("quicklysign.new", function()
 
   it("declares its methods once: quicklysign.methods, which openresty.client proxies", function()
     local c = new()
-    assert.are.same({ "create", "get", "list", "page", "delete", "delete_by_entity", "logs", "log_page", "ensure" },
-      quicklysign.methods.webhooks)
-    assert.are.same({ "get", "download" }, quicklysign.methods.document_packs)
+    assert.are.same({ "create", "get", "list", "page", "delete", "delete_by_entity", "logs", "log_page", "ensure",
+      "create_many", "ensure_many", "get_many", "delete_many" }, quicklysign.methods.webhooks)
+    assert.are.same({ "get", "get_many", "download" }, quicklysign.methods.document_packs)
     assert.are.same({ "close", "download", "last_response", "is_closed", "authenticate" },
       quicklysign.methods.client)
     -- the page iterators belong to their Lua state: not listed, so no proxy forwards them

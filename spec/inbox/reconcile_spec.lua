@@ -51,13 +51,30 @@ describe("inbox.reconcile", function()
     local b = box()
     for _ = 1, 3 do subscribed_pack(true) end
     emulator:fault{ method = "GET", path_prefix = "/v1/document_packs", count = 1, status = 429, retry_after = "1" }
-    local report = assert(inbox.reconcile{ client = client, inbox = b })
+    local report = assert(inbox.reconcile{ client = client, inbox = b, concurrency = 1 })
     assert.are.equal("rate_limited", report.stopped)
     assert.are.equal(1, report.checked)
     assert.are.equal(0, report.pushed)
     report = assert(inbox.reconcile{ client = client, inbox = b, max_packs = 2 })
     assert.are.equal("max_packs", report.stopped)
     assert.are.equal(2, report.pushed)
+    b:close()
+  end)
+
+  it("asks for the packs in batches: a 429 ends the round after its batch, the others of it stand", function()
+    local b = box()
+    local keys = {}
+    for i = 1, 5 do keys[i] = subscribed_pack(true) end
+    emulator:clear_requests()
+    emulator:fault{ method = "GET", path_prefix = "/v1/document_packs/" .. keys[2], count = 1, status = 429 }
+    local report = assert(inbox.reconcile{ client = client, inbox = b, entity_keys = keys, concurrency = 3 })
+    assert.are.equal("rate_limited", report.stopped)
+    assert.are.equal(3, report.checked)             -- the first batch of three, no more
+    assert.are.equal(2, report.pushed)
+    assert.are.equal(429, report.failed[keys[2]].status)
+    report = assert(inbox.reconcile{ client = client, inbox = b, entity_keys = keys })
+    assert.are.equal(3, report.pushed)              -- the rest, in one batch
+    assert.are.equal(2, report.underway)
     b:close()
   end)
 

@@ -34,7 +34,9 @@ function emulator.client(opts)
     o.api_key = emulator.api_key
   end
   for k, v in pairs(o) do
-    if v == false and k ~= "allow_insecure_callbacks" and k ~= "always_use_http_status_code_200" then o[k] = nil end
+    if v == false and k ~= "allow_insecure_callbacks" and k ~= "always_use_http_status_code_200" and k ~= "http2" then
+      o[k] = nil
+    end
   end
   return quicklysign.new(o)
 end

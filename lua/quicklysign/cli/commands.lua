@@ -27,7 +27,9 @@ local root = {
     { name = "environment", value = "ENV", choices = { "sandbox", "production" },
       help = "sandbox or production (default: $QUICKLYSIGN_ENVIRONMENT, else sandbox)" },
     { name = "timeout", value = "S", type = "number", min = 0.001, max = 86400,
-      help = "seconds one API call may take, retries included (default 30)" },
+      help = "seconds one API call may take, retries included (default 30; not downloads)" },
+    { name = "download-timeout", value = "S", type = "number", min = 0.001, max = 86400,
+      help = "seconds one download (a PDF) may take, retries included (default 300)" },
     { name = "json", help = "machine-readable output: one JSON document per result on stdout" },
     { name = "quiet", short = "q", help = "print only keys (or file paths), one per line; no notices" },
     { name = "wide", help = "tables as wide as their contents (default: cut to the terminal's width)" },
@@ -165,7 +167,9 @@ local packs = {
       description = {
         "Downloads the final PDF of every document of the pack KEY into DIR (created when",
         "missing). File names come from document names, made safe; an existing file of",
-        "the same name is replaced once the new one is complete.",
+        "the same name is replaced once the new one is complete. The documents download",
+        "at once; on a terminal a progress bar shows the bytes, the rate and the time left",
+        "(not with -q or --json). Each download has --download-timeout seconds.",
       },
       args = {
         { name = "KEY", help = "the document pack's key" },

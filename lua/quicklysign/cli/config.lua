@@ -60,7 +60,8 @@ local function misuse_text(raised)
 end
 
 -- config.client(options, getenv, opts) -> client; opts.api_key = true when the command needs
--- QUICKLYSIGN_API_KEY (document packs). Raises a status failure on any problem.
+-- QUICKLYSIGN_API_KEY (document packs), opts.on_event the client's on_event (a progress bar).
+-- Raises a status failure on any problem.
 function config.client(options, getenv, opts)
   local env = reader(getenv)
   local missing = {}
@@ -76,6 +77,8 @@ function config.client(options, getenv, opts)
   local o = {
     client_id = client_id, client_secret = client_secret, api_key = api_key,
   }
+  if options.download_timeout then o.download_timeout = options.download_timeout end
+  if opts and opts.on_event then o.on_event = opts.on_event end
   if options.timeout then
     o.timeout = options.timeout
     o.connect_timeout = options.timeout < config.MAX_CONNECT_TIMEOUT and options.timeout

@@ -144,6 +144,7 @@ local function download(ctx, client, dir, ev)
   end
   local files, err = ctx:call(FLAGS, client.document_packs.download, client.document_packs, key,
     dir .. "/" .. key)
+  if ctx.progress_bar then ctx.progress_bar:finish() end
   if not files then return ctx:fail(err) end
   if out.json then
     out:document{ type = "download", entity_key = key, files = files }
@@ -222,7 +223,10 @@ function listen.run(ctx)
   local host, port, path, token, token_from_env = check_options(ctx)
   local forward = check_forward(ctx)
   local download_dir = ctx.options.download
-  local client = download_dir and ctx:client{ api_key = true } -- credentials are checked now
+  local on_event, bar
+  if download_dir then on_event, bar = require("quicklysign.cli.progress").for_command(ctx, gettime) end
+  local client = download_dir and ctx:client{ api_key = true, on_event = on_event } -- credentials are checked now
+  ctx.progress_bar = bar
   local router, decision = make_router(callbacks, token)
 
   local server, err = http_server.open(host, port)

@@ -1,5 +1,6 @@
 -- quicklysign packs get|download
 local output = require "quicklysign.cli.output"
+local progress = require "quicklysign.cli.progress"
 local status = require "quicklysign.cli.status"
 
 local type, ipairs, tostring = type, ipairs, tostring
@@ -59,9 +60,11 @@ packs.show_files = show_files
 
 function packs.download(ctx)
   local out = ctx.out
-  local client = ctx:client{ api_key = true }
+  local on_event, bar = progress.for_command(ctx, progress.clock())
+  local client = ctx:client{ api_key = true, on_event = on_event }
   local files, err = ctx:call(FLAGS, client.document_packs.download, client.document_packs,
     ctx.args[1], ctx.args[2])
+  if bar then bar:finish() end
   if not files then
     local code = ctx:fail(err)
     local partial = type(err) == "table" and err.downloaded
