@@ -732,13 +732,13 @@ static int delete_many_perform(lua_State *L, qs_call *call)
     }
     many_deadline(call, a);
     a->timeout = 0;
-    int base = lua_gettop(L);
     wh_args first = { 0 };
     lua_rawgeti(L, a->items_idx, 1);
     first.key = lua_tostring(L, -1);
     const void *args = call->args;
     call->args = &first;
-    int rc = delete_perform(L, call);        /* true, or nil, err */
+    int rc = delete_perform(L, call);        /* true, or nil, err: the top rc values */
+    int outcome = lua_gettop(L) - rc + 1 + (rc == 2);   /* true, or err */
     call->args = args;
     lua_createtable(L, n - 1, 0);            /* the other keys */
     for (int i = 2; i <= n; i++) {
@@ -758,7 +758,7 @@ static int delete_many_perform(lua_State *L, qs_call *call)
         lua_rawgeti(L, rest + 2, i);
         lua_rawseti(L, errors, i + 1);
     }
-    lua_pushvalue(L, rc == 1 ? base + 2 : base + 3);
+    lua_pushvalue(L, outcome);
     lua_rawseti(L, rc == 1 ? results : errors, 1);
     lua_pushvalue(L, results);
     lua_pushvalue(L, errors);

@@ -58,7 +58,7 @@ describe("on_event", function()
     assert.are.equal(1, connects)                 -- one connection made, then kept
     assert.are.equal(0, mine[4].connects)
     assert.falsy(text_of(records):find(emulator.client_secret, 1, true))
-    assert.truthy(records[1].url:find("/webhooks", 1, true))
+    assert.truthy(mine[1].url:find("/webhooks", 1, true))
   end)
 
   it("records a retry with its wait, and the failure that caused it", function()
@@ -117,7 +117,9 @@ describe("on_event", function()
     for i = 1, 3 do list[i] = { entity_key = pack, callback = "http://127.0.0.1:9/b/" .. i } end
     c.webhooks:create_many(list, { concurrency = 2 })
     local seen = {}
-    for _, r in ipairs(records) do if r.type == "response" then seen[r.index] = r.status end end
+    for _, r in ipairs(records) do   -- (a token's mint, under a profile that wants one, has no item)
+      if r.type == "response" and r.index then seen[r.index] = r.status end
+    end
     assert.are.same({ 200, 200, 200 }, seen)
   end)
 

@@ -525,6 +525,23 @@ describe("delete paths", function()
     end
   end
 
+  for _, p in ipairs{ "delete-singular", "delete-plural", "delete-both" } do
+    it("delete_many: the first key finds the path, every key has its outcome (" .. p .. ")", function()
+      emulator:profile(p)
+      local c = emulator.client{ api_key = emulator.api_key }
+      local entity = emulator.new_entity()
+      local keys = {}
+      for i = 1, 3 do keys[i] = assert(c.webhooks:create{ entity_key = entity, callback = CALLBACK .. i }).key end
+      keys[4] = "no-such-webhook"
+      local results, errs, failed = c.webhooks:delete_many(keys)
+      assert.are.equal(1, failed)
+      for i = 1, 3 do assert.is_true(results[i], "item " .. i) end
+      assert.is_nil(results[4])
+      assert.are.equal("api", errs[4].kind)
+      assert.are.same({}, assert(c.webhooks:list{ entity_key = entity }))
+    end)
+  end
+
   it("says no route deletes a webhook that both paths answer 404 for, and leaves it", function()
     local c = emulator.client{ api_key = emulator.api_key }
     local entity = emulator.new_entity()
