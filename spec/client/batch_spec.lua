@@ -50,7 +50,8 @@ describe("webhooks:create_many", function()
     emulator:fault{ method = "POST", path_prefix = "/v1/webhooks", delay_ms = 300, count = 12 }
     local _, _, failed = c.webhooks:create_many(subscriptions(pack, 12, "bound"), { concurrency = 3 })
     assert.are.equal(0, failed)
-    assert.are.equal(3, own_emulator.connections(emulator, "/v1/webhooks"))
+    local n = own_emulator.connections(emulator, "/v1/webhooks")
+    assert.are.equal(3, n, "connections: " .. n)
   end)
 
   it("gives each item its own outcome: a refused one fails, the others stand", function()
