@@ -99,8 +99,14 @@ describe("OpenResty receiver (examples/openresty)", function()
         f:close()
       end
     end
-    -- the counters every nginx worker shares, as Prometheus text
-    local text = assert(http.request(("http://127.0.0.1:%d/metrics"):format(PORT)))
+    -- the counters every nginx worker shares, as Prometheus text. A worker counts a job once
+    -- the inbox has it done, so the last count may come a moment after the handler's files.
+    local text
+    for _ = 1, 100 do
+      text = assert(http.request(("http://127.0.0.1:%d/metrics"):format(PORT)))
+      if text:find('quicklysign_jobs_total{outcome="done"} 5\n', 1, true) then break end
+      socket.sleep(0.05)
+    end
     assert.truthy(text:find('quicklysign_callbacks_total{outcome="stored"} 5\n', 1, true), text)
     assert.truthy(text:find('quicklysign_jobs_total{outcome="done"} 5\n', 1, true), text)
     assert.truthy(text:find('quicklysign_inbox_jobs{state="done"} 5\n', 1, true), text)
