@@ -13,14 +13,7 @@ local function escape(s)
   return (s:gsub("%p", "%%%0"))
 end
 
-local function listing(dir)
-  local p = assert(io.popen("ls -A " .. support.quote(dir) .. " 2>/dev/null"))
-  local names = {}
-  for line in p:lines() do names[#names + 1] = line end
-  p:close()
-  table.sort(names)
-  return names
-end
+local listing = support.listing
 
 -- Starts `quicklysign listen <args>` on a free port with a token, waits for its banner, and
 -- returns the handle and the port. finally() stops it whatever happens.

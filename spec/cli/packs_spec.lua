@@ -11,14 +11,7 @@ local function ok(r)
   return r
 end
 
-local function listing(dir)
-  local p = assert(io.popen("ls -A " .. support.quote(dir)))
-  local names = {}
-  for line in p:lines() do names[#names + 1] = line end
-  p:close()
-  table.sort(names)
-  return names
-end
+local listing = support.listing
 
 local function new_pack()
   return emulator:create_pack{

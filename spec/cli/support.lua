@@ -4,6 +4,7 @@
 local socket = require "socket"
 local cjson = require("cjson.safe").new()
 local emulator = require "support.emulator"
+local process = require "support.process"
 
 local support = {}
 
@@ -41,20 +42,7 @@ local function tmpname()
   return path
 end
 
-function support.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-function support.tmpdir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(os.execute("mkdir -p " .. quote(path)))
-  return path
-end
+support.read, support.tmpdir, support.listing = process.read, process.tmpdir, process.listing
 
 -- "env -u ... NAME=value ... <lua> bin/quicklysign args..."; env values false mean unset.
 local function command_line(argv, env)

@@ -2,6 +2,7 @@
 -- names that stay inside their folder, redirects.
 local quicklysign = require "quicklysign"
 local emulator = require "support.emulator"
+local process = require "support.process"
 
 -- These specs download PDFs: what the client does when a PDF URL answers something else
 -- (profiles pdf-body-*) is in spec/profiles, so the body is pinned whatever the start profiles.
@@ -10,28 +11,9 @@ before_each(function()
   emulator:config{ pdf_body = "pdf" }
 end)
 
-local function tmpdir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(os.execute("mkdir -p '" .. path .. "'"))
-  return path
-end
+local tmpdir, listing = process.tmpdir, process.listing
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function listing(dir)
-  local p = assert(io.popen("ls -A '" .. dir .. "'"))
-  local names = {}
-  for line in p:lines() do names[#names + 1] = line end
-  p:close()
-  table.sort(names)
-  return names
-end
+local function read(path) return assert(process.read(path)) end
 
 describe("client.document_packs", function()
   it("gets a pack, minting an access token from api_key once", function()

@@ -83,7 +83,7 @@ describe("creates and the duplicate window", function()
     for _, w in ipairs(one) do argv[#argv + 1] = w end
     argv[#argv + 1] = "--next"
     for _, w in ipairs(one) do argv[#argv + 1] = w end
-    process.run(own_emulator.plain(argv))
+    process.run(argv, process.NO_PRELOAD)
     assert.are.equal(3, count(emulator.client(), pack, "http://127.0.0.1:9/curl"))   -- two asked for, three made
   end)
 

@@ -98,20 +98,7 @@ describe("an error that unwinds a call", function()
 end)
 
 describe("an interrupt during a download", function()
-  local function tmpdir()
-    local path = os.tmpname()
-    os.remove(path)
-    assert(os.execute("mkdir -p '" .. path .. "'"))
-    return path
-  end
-
-  local function listing(dir)
-    local p = assert(io.popen("ls -A '" .. dir .. "'"))
-    local names = {}
-    for line in p:lines() do names[#names + 1] = line end
-    p:close()
-    return names
-  end
+  local tmpdir, listing = process.tmpdir, process.listing
 
   local function size_of(path)
     local f = io.open(path, "rb")

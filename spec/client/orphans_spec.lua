@@ -12,12 +12,7 @@ before_each(function()
   emulator:config{ pdf_body = "pdf", serve_pdf_host = "api", pdf_redirect = "none" }
 end)
 
-local function tmpdir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(os.execute("mkdir -p '" .. path .. "'"))
-  return path
-end
+local tmpdir = process.tmpdir
 
 local function exists(path)
   local f = io.open(path, "rb")

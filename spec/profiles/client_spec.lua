@@ -1,27 +1,18 @@
 -- The client against the emulator's profiles (each a reading of an open point of the vendor's
--- pages: emulator/README.md, docs/vendor-api.md) that it handles as it is. The readings it
--- does not handle yet are listed in docs/vendor-api.md ("client today"); their specs come with
--- the client's changes. Each spec picks its profiles with emulator:profile(...); a reset
+-- pages: emulator/README.md, docs/vendor-api.md) where what it does stays the same under each
+-- reading; the readings that change what it must do are in readings_spec.lua. Each spec picks
+-- its profiles with emulator:profile(...); a reset
 -- before and after every spec goes back to the start profiles.
 local emulator = require "support.emulator"
+local process = require "support.process"
 
 local socket = require "socket"
 
 local CALLBACK = "https://app.example.com/quicklysign?token=abc"
 
-local function tmpdir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(os.execute("mkdir -p '" .. path .. "'"))
-  return path
-end
+local tmpdir = process.tmpdir
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function read(path) return assert(process.read(path)) end
 
 -- Waits until the emulator has no delivery left to make.
 local function delivered()

@@ -3,34 +3,13 @@
 -- "Open points"). Each spec picks its reading with emulator:profile(...) (the defaults plus
 -- what it names, until the next reset), so this file holds whatever the start profiles are.
 local emulator = require "support.emulator"
+local process = require "support.process"
 
 local socket = require "socket"
 
 local CALLBACK = "https://app.example.com/quicklysign?token=abc"
 
-local function tmpdir()
-  local path = os.tmpname()
-  os.remove(path)
-  assert(os.execute("mkdir -p '" .. path .. "'"))
-  return path
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function listing(dir)
-  local p = assert(io.popen("ls -A '" .. dir .. "'"))
-  local names = {}
-  for line in p:lines() do names[#names + 1] = line end
-  p:close()
-  table.sort(names)
-  return names
-end
+local tmpdir, read, listing = process.tmpdir, process.read, process.listing
 
 local function keys_of(list)
   local out = {}

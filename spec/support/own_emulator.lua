@@ -7,29 +7,19 @@ local process = require "support.process"
 
 local own_emulator = {}
 
--- The emulator's commands, without the ASan run's preloaded runtime (it deadlocks curl and nginx).
-local PLAIN = { "env", "-u", "LD_PRELOAD", "-u", "ASAN_OPTIONS" }
-local function plain(argv)
-  local out = {}
-  for _, w in ipairs(PLAIN) do out[#out + 1] = w end
-  for _, w in ipairs(argv) do out[#out + 1] = w end
-  return out
-end
-own_emulator.plain = plain
-
 --- own_emulator.start(flags) --> emulator: flags are qs-emulator start options, e.g. { "--http2" }
 function own_emulator.start(flags)
   local port, tls_port = ports.free(2)
   local argv = { "emulator/qs-emulator", "start", "--port", port, "--tls-port", tls_port }
   for _, f in ipairs(flags or {}) do argv[#argv + 1] = f end
-  local code, out, err = process.run(plain(argv))
+  local code, out, err = process.run(argv, process.NO_PRELOAD)
   assert(code == 0, "the emulator did not start: " .. out .. err)
   local e = admin.new("http://127.0.0.1:" .. port)
   e.tls_url = ("https://127.0.0.1:%d/v1"):format(tls_port)
-  local _, ca = process.run(plain{ "emulator/qs-emulator", "ca-file", "--port", port })
+  local _, ca = process.run({ "emulator/qs-emulator", "ca-file", "--port", port }, process.NO_PRELOAD)
   e.ca_file = ca:gsub("%s+$", "")
   e.port = port
-  function e.stop() process.run(plain{ "emulator/qs-emulator", "stop", "--port", port }) end
+  function e.stop() process.run({ "emulator/qs-emulator", "stop", "--port", port }, process.NO_PRELOAD) end
   return e
 end
 

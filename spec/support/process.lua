@@ -35,12 +35,35 @@ function process.run(argv, env, stdin)
   return tonumber(slurp(code_file)), slurp(out), slurp(err)
 end
 
+--- An env for run: a command that must not get the ASan run's preloaded runtime (it deadlocks
+-- curl and nginx), e.g. process.run({ "curl", ... }, process.NO_PRELOAD)
+process.NO_PRELOAD = { LD_PRELOAD = false, ASAN_OPTIONS = false }
+
 --- process.tmpdir() --> a new empty folder under the system's temp dir
 function process.tmpdir()
   local path = os.tmpname()
   os.remove(path)
   assert(os.execute("mkdir -p " .. quote(path)))
   return path
+end
+
+--- process.read(path) --> the file's bytes, or nil, err when it cannot be opened
+function process.read(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+--- process.listing(dir) --> the names in dir (`ls -A`), sorted; none when dir does not exist
+function process.listing(dir)
+  local p = assert(io.popen("ls -A " .. quote(dir) .. " 2>/dev/null"))
+  local names = {}
+  for line in p:lines() do names[#names + 1] = line end
+  p:close()
+  table.sort(names)
+  return names
 end
 
 --- The interpreter the specs run on ("lua5.4" or "luajit"), for child Lua processes.
